@@ -1,0 +1,63 @@
+#include "host_services.h"
+
+#include <cblas.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+
+static unsigned long alloc_count;
+static ob_log_level log_threshold = OB_LOG_INFO;
+
+static void *host_alloc(size_t bytes) {
+    alloc_count++;
+    if (bytes == 0) bytes = 1;
+    size_t rounded = (bytes + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, rounded);
+    if (p) memset(p, 0, rounded);
+    return p;
+}
+
+static void host_free(void *p) { free(p); }
+
+static void host_log(ob_log_level level, const char *fmt, ...) {
+    if (level < log_threshold) return;
+    static const char *names[] = {"debug", "info", "warning", "error"};
+    fprintf(stderr, "optbench: plugin %s: ", names[level & 3]);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void host_axpy(size_t n, float a, const float *x, float *y) {
+    cblas_saxpy((blasint)n, a, x, 1, y, 1);
+}
+static void host_scal(size_t n, float a, float *x) { cblas_sscal((blasint)n, a, x, 1); }
+static void host_copy(size_t n, const float *x, float *y) { cblas_scopy((blasint)n, x, 1, y, 1); }
+static double host_dot(size_t n, const float *x, const float *y) {
+    return cblas_dsdot((blasint)n, x, 1, y, 1);
+}
+
+static const ob_host services = {
+    .abi_version = OB_ABI_VERSION,
+    .struct_size = sizeof(ob_host),
+    .alloc = host_alloc,
+    .free = host_free,
+    .log = host_log,
+    .rng_u32 = ob_rng_u32,
+    .rng_uniform = ob_rng_uniform,
+    .rng_normal = ob_rng_normal,
+    .rng_below = ob_rng_below,
+    .axpy = host_axpy,
+    .scal = host_scal,
+    .copy = host_copy,
+    .dot = host_dot,
+};
+
+const ob_host *ob_host_services(void) { return &services; }
+unsigned long ob_host_alloc_count(void) { return alloc_count; }
+void ob_host_set_log_level(ob_log_level level) { log_threshold = level; }
