@@ -1,6 +1,157 @@
+/* optbench -- command-line entry point. Only this file prints usage and
+ * exits; everything below it returns status codes with messages. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-int main(void) {
-    puts("optbench: under construction");
+#include "data/dataset.h"
+#include "error.h"
+#include "plugin_host.h"
+#include "runner.h"
+#include "task.h"
+
+static const char usage[] =
+    "usage: optbench <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run SUITE [--budget NAME] [--out DIR] [--threads N] [--quiet]\n"
+    "                     run (or resume) a suite; writes DIR/cells/*.json, summary.csv,\n"
+    "                     report.md (default DIR: results/<suite>-<budget>)\n"
+    "  plan SUITE [--budget NAME]\n"
+    "                     print the run matrix and its estimated cost; runs nothing\n"
+    "  report DIR         rewrite DIR/report.md and DIR/summary.csv from the cell results\n"
+    "  list               plugins with their parameters, and tasks\n"
+    "  version            versions of optbench, its numerics and plugin ABI\n"
+    "\n"
+    "environment: OPTBENCH_DATA (data directory, default <source>/data),\n"
+    "  OPTBENCH_DATA_MIRROR (read-only input mirror), OPTBENCH_PLUGIN_PATH (extra\n"
+    "  plugin directories, colon-separated), OPTBENCH_LUA_DIR (the Lua library).\n";
+
+static int die_usage(const char *msg) {
+    if (msg) fprintf(stderr, "optbench: %s\n\n", msg);
+    fputs(usage, stderr);
+    return 2;
+}
+
+static int report_error(const ob_error *err) {
+    fprintf(stderr, "optbench: error: %s\n", err->msg);
+    return 1;
+}
+
+static int parse_int(const char *s, int *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < 0 || v > 4096) return -1;
+    *out = (int)v;
     return 0;
+}
+
+static int cmd_run(int argc, char **argv) {
+    ob_run_options opt = {0};
+    ob_data_config_default(&opt.data);
+    const char *suite = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--budget") && i + 1 < argc) opt.budget = argv[++i];
+        else if (!strcmp(a, "--out") && i + 1 < argc) opt.out_dir = argv[++i];
+        else if (!strcmp(a, "--threads") && i + 1 < argc) {
+            if (parse_int(argv[++i], &opt.threads) != 0) return die_usage("--threads needs a number");
+        } else if (!strcmp(a, "--quiet")) opt.quiet = 1;
+        else if (a[0] == '-') {
+            char m[256];
+            snprintf(m, sizeof m, "run: unknown option '%s'", a);
+            return die_usage(m);
+        } else if (!suite) suite = a;
+        else return die_usage("run: more than one suite given");
+    }
+    if (!suite) return die_usage("run: which suite? e.g. optbench run suites/quickstart.lua");
+    ob_error err;
+    ob_error_clear(&err);
+    int failed = 0;
+    if (ob_run_suite(suite, &opt, &failed, &err) != OB_OK) return report_error(&err);
+    if (failed) {
+        fprintf(stderr, "optbench: %d cell(s) failed; see the messages above\n", failed);
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_plan(int argc, char **argv) {
+    const char *suite = NULL, *budget = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--budget") && i + 1 < argc) budget = argv[++i];
+        else if (argv[i][0] == '-') return die_usage("plan: unknown option");
+        else suite = argv[i];
+    }
+    if (!suite) return die_usage("plan: which suite?");
+    ob_error err;
+    ob_error_clear(&err);
+    if (ob_plan_suite(suite, budget, &err) != OB_OK) return report_error(&err);
+    return 0;
+}
+
+static int cmd_report(int argc, char **argv) {
+    if (argc != 2) return die_usage("report: give one results directory");
+    ob_error err;
+    ob_error_clear(&err);
+    char *md = NULL;
+    if (ob_report_dir(argv[1], &md, &err) != OB_OK) return report_error(&err);
+    fputs(md, stdout);
+    free(md);
+    return 0;
+}
+
+static const char *type_name(ob_param_type t) {
+    return t == OB_PARAM_INT ? "int" : t == OB_PARAM_BOOL ? "bool" : "real";
+}
+
+static int cmd_list(void) {
+    ob_plugin_registry reg = {0};
+    ob_error err;
+    ob_error_clear(&err);
+    if (ob_registry_add_default(&reg, &err) != OB_OK) return report_error(&err);
+    const ob_plugin_kind kinds[] = {OB_PLUGIN_OPTIMIZER, OB_PLUGIN_SCHEDULE, OB_PLUGIN_INITIALIZER};
+    for (size_t k = 0; k < 3; k++) {
+        printf("%ss:\n", ob_plugin_kind_name(kinds[k]));
+        for (size_t i = 0; i < reg.n; i++) {
+            const ob_plugin_desc *d = reg.items[i].desc;
+            if (d->kind != kinds[k]) continue;
+            printf("  %-16s %s\n", d->name, d->doc ? d->doc : "");
+            for (size_t j = 0; j < d->n_params; j++) {
+                const ob_param_decl *p = &d->params[j];
+                printf("      %-14s %-4s default %-8g range [%g, %g]  %s\n", p->name,
+                       type_name(p->type), p->def, p->min, p->max, p->doc ? p->doc : "");
+            }
+        }
+        printf("\n");
+    }
+    printf("tasks:\n");
+    for (size_t i = 0; i < ob_task_count(); i++) {
+        const ob_task_info *t = ob_task_info_at(i);
+        printf("  %-16s %s (data set '%s')\n", t->name, t->doc, t->dataset);
+    }
+    printf("      options: layers, batch (default 200), train_cases, eval_train_cases\n");
+    ob_registry_free(&reg);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) return die_usage(NULL);
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "plan")) return cmd_plan(argc - 1, argv + 1);
+    if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
+    if (!strcmp(cmd, "list")) return cmd_list();
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("optbench %s (git %s), numerics %s, plugin ABI %u\n", OB_VERSION, OB_GIT_HASH,
+               OB_NUMERICS_VERSION, OB_ABI_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    char m[256];
+    snprintf(m, sizeof m, "unknown command '%s'", cmd);
+    return die_usage(m);
 }

@@ -124,3 +124,11 @@ int ob_test_count_files(const char *dir) {
     closedir(d);
     return n;
 }
+
+void ob_assert_close_at(double a, double b, double tol, const char *ea, const char *eb,
+                        const char *file, int line) {
+    if (fabs(a - b) <= tol) return;
+    fprintf(stderr, "%s:%d: %s = %.17g differs from %s = %.17g by %.3e (tolerance %.3e)\n", file,
+            line, ea, a, eb, b, fabs(a - b), tol);
+    _fail(file, line);
+}

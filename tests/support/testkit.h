@@ -33,4 +33,10 @@ double ob_test_max_rel_diff(const char *label, const double *a, const double *b,
 /* Counts the files (recursively) below dir. */
 int ob_test_count_files(const char *dir);
 
+
+
+/* |a - b| <= tol, printing both values when it fails. */
+#define ob_assert_close(a, b, tol) ob_assert_close_at((a), (b), (tol), #a, #b, __FILE__, __LINE__)
+void ob_assert_close_at(double a, double b, double tol, const char *ea, const char *eb,
+                        const char *file, int line);
 #endif

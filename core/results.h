@@ -1,0 +1,31 @@
+/* results.h -- result files: environment record, atomic JSON writes,
+ * reading result directories back. Schema: docs/RESULTS.md. */
+#ifndef OB_RESULTS_H
+#define OB_RESULTS_H
+
+#include <jansson.h>
+
+#include "error.h"
+
+#define OB_RESULT_SCHEMA_VERSION 1
+
+/* harness version, git hash, compiler and flags, OpenBLAS version and
+ * threads, CPU model, date (UTC, ISO 8601). New reference; caller decrefs. */
+json_t *ob_environment_json(void);
+
+/* Writes j to path through a temporary file in the same directory, fsync,
+ * rename: readers see the old file or the new one, never half of one. */
+int ob_write_json_atomic(const char *path, const json_t *j, ob_error *err);
+int ob_write_text_atomic(const char *path, const char *text, ob_error *err);
+
+/* mkdir -p. */
+int ob_mkdirs(const char *path, ob_error *err);
+
+/* Reads every cells/<name>.json under run_dir into a JSON array sorted by file
+ * name (new reference). */
+int ob_results_read_dir(const char *run_dir, json_t **cells, ob_error *err);
+
+/* JSON number or null for NaN/Inf (no NaN is ever written as a number). */
+json_t *ob_json_number(double v);
+
+#endif

@@ -1,0 +1,609 @@
+#include "runner.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "host_services.h"
+#include "lua_host.h"
+#include "results.h"
+#include "rng.h"
+#include "task.h"
+
+extern void openblas_set_num_threads(int);
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- cell preparation ------------------------------------------------------ */
+
+static const char *where_of(const json_t *cell, const char *what) {
+    const char *w = json_string_value(json_object_get(json_object_get(cell, "where"), what));
+    return w ? w : json_string_value(json_object_get(cell, "suite"));
+}
+
+static uint64_t file_hash(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    uint64_t h = OB_HASH64_INIT;
+    unsigned char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) h = ob_hash64(buf, n, h);
+    fclose(f);
+    return h;
+}
+
+static uint64_t json_hash(const json_t *j, uint64_t h) {
+    char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+    h = ob_hash64(s, strlen(s), h);
+    free(s);
+    return h;
+}
+
+static int get_count(const json_t *cell, const char *key, uint64_t min, uint64_t *out,
+                     ob_error *err) {
+    const json_t *v = json_object_get(cell, key);
+    double d = json_is_number(v) ? json_number_value(v) : NAN;
+    if (!(d >= (double)min && d <= 1e12 && d == floor(d)))
+        return ob_fail(err, OB_EINVAL, "%s: '%s' must be an integer >= %llu",
+                       json_string_value(json_object_get(cell, "suite")), key,
+                       (unsigned long long)min);
+    *out = (uint64_t)d;
+    return OB_OK;
+}
+
+static void sanitize(char *s) {
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '.' || *s == '-' || *s == '_'))
+            *s = '_';
+}
+
+static int resolve(const json_t *cell, const char *what, ob_plugin_kind kind,
+                   const ob_plugin_registry *reg, const ob_plugin **p, double *values,
+                   ob_error *err) {
+    const json_t *decl = json_object_get(cell, what);
+    const char *name = json_string_value(json_object_get(decl, "name"));
+    const char *w = where_of(cell, what);
+    if (!name) return ob_fail(err, OB_EINVAL, "%s: %s has no name", w, what);
+    *p = ob_registry_find(reg, kind, name, w, err);
+    if (!*p) return OB_EINVAL;
+    if ((*p)->desc->n_params > OB_MAX_PLUGIN_PARAMS)
+        return ob_fail(err, OB_EINVAL, "%s: plugin declares more than %d parameters", (*p)->path,
+                       OB_MAX_PLUGIN_PARAMS);
+    return ob_plugin_resolve_params(*p, json_object_get(decl, "params"), values, w, err);
+}
+
+int ob_cell_prepare(const json_t *cell, const ob_plugin_registry *reg, ob_cell_plan *plan,
+                    ob_error *err) {
+    memset(plan, 0, sizeof *plan);
+    int rc = ob_task_validate(json_object_get(cell, "task"), where_of(cell, "task"), err);
+    if (rc == OB_OK) rc = resolve(cell, "optimizer", OB_PLUGIN_OPTIMIZER, reg, &plan->opt, plan->opt_params, err);
+    if (rc == OB_OK) rc = resolve(cell, "schedule", OB_PLUGIN_SCHEDULE, reg, &plan->sched, plan->sched_params, err);
+    if (rc == OB_OK) rc = resolve(cell, "init", OB_PLUGIN_INITIALIZER, reg, &plan->init, plan->init_params, err);
+    if (rc == OB_OK) rc = get_count(cell, "updates", 1, &plan->updates, err);
+    if (rc == OB_OK) rc = get_count(cell, "eval_every", 1, &plan->eval_every, err);
+    if (rc == OB_OK) rc = get_count(cell, "eval_train_cases", 0, &plan->eval_train_cases, err);
+    if (rc == OB_OK) rc = get_count(cell, "seed", 0, &plan->seed, err);
+    if (rc == OB_OK) rc = get_count(cell, "suite_seed", 0, &plan->suite_seed, err);
+    if (rc != OB_OK) return rc;
+    const json_t *lr = json_object_get(cell, "lr");
+    plan->lr = json_is_number(lr) ? json_number_value(lr) : NAN;
+    if (!(plan->lr > 0 && plan->lr < 1e3))
+        return ob_fail(err, OB_EINVAL, "%s: learning rate must be a number in (0, 1000)",
+                       where_of(cell, "method"));
+
+    plan->desc = json_deep_copy(cell);
+    json_object_del(plan->desc, "where");
+    /* the key: description, numerics, plugin builds */
+    uint64_t h = json_hash(plan->desc, OB_HASH64_INIT);
+    h = ob_hash64(OB_NUMERICS_VERSION, strlen(OB_NUMERICS_VERSION), h);
+    uint64_t fh[3] = {file_hash(plan->opt->path), file_hash(plan->sched->path),
+                      file_hash(plan->init->path)};
+    plan->key = ob_hash64(fh, sizeof fh, h);
+    snprintf(plan->key_hex, sizeof plan->key_hex, "%016llx", (unsigned long long)plan->key);
+    /* the start: task, initializer, seed (not optimizer or learning rate) */
+    json_t *start = json_pack("{s:O, s:O, s:O}", "task", json_object_get(cell, "task"), "init",
+                              json_object_get(cell, "init"), "seed", json_object_get(cell, "seed"));
+    plan->start_hash = json_hash(start, OB_HASH64_INIT);
+    json_decref(start);
+
+    char label[96];
+    const char *lab = json_string_value(json_object_get(cell, "label"));
+    snprintf(label, sizeof label, "%s", lab ? lab : plan->opt->desc->name);
+    sanitize(label);
+    char task[48];
+    snprintf(task, sizeof task, "%s", json_string_value(json_object_get(json_object_get(cell, "task"), "name")));
+    sanitize(task);
+    snprintf(plan->file_name, sizeof plan->file_name, "%s-%s-lr%g-s%llu-%.8s.json", task, label,
+             plan->lr, (unsigned long long)plan->seed, plan->key_hex);
+    return OB_OK;
+}
+
+void ob_cell_plan_free(ob_cell_plan *plan) {
+    if (!plan) return;
+    json_decref(plan->desc);
+    plan->desc = NULL;
+}
+
+/* ---- running one cell ------------------------------------------------------- */
+
+typedef struct curve {
+    json_t *update, *opt_s, *eval_s, *train_loss, *train_error, *test_error, *batch_loss, *lr, *mu;
+} curve;
+
+static void curve_init(curve *c) {
+    c->update = json_array();
+    c->opt_s = json_array();
+    c->eval_s = json_array();
+    c->train_loss = json_array();
+    c->train_error = json_array();
+    c->test_error = json_array();
+    c->batch_loss = json_array();
+    c->lr = json_array();
+    c->mu = json_array();
+}
+
+static json_t *curve_json(curve *c) {
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "update", c->update,
+                     "opt_seconds", c->opt_s, "eval_seconds", c->eval_s, "train_loss",
+                     c->train_loss, "train_error", c->train_error, "test_error", c->test_error,
+                     "batch_loss", c->batch_loss, "lr", c->lr, "mu", c->mu);
+}
+
+static void format_eta(double s, char *out, size_t len) {
+    if (!isfinite(s) || s < 0) snprintf(out, len, "?");
+    else if (s < 60) snprintf(out, len, "%.0fs", s);
+    else if (s < 3600) snprintf(out, len, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    else snprintf(out, len, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+}
+
+int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg, const ob_progress *prog,
+                    json_t **result, ob_error *err) {
+    *result = NULL;
+    const ob_host *host = ob_host_services();
+    const json_t *cell = plan->desc;
+    ob_task *task = NULL;
+    void *opt_state = NULL;
+    float *report_buf = NULL;
+    int rc = ob_task_create(json_object_get(cell, "task"), cfg, plan->suite_seed,
+                            plan->start_hash, &task, err);
+    if (rc != OB_OK) return rc;
+    ob_problem *prob = ob_task_problem(task);
+    char msg[1024] = "";
+
+    ob_rng init_rng, opt_rng;
+    ob_rng_seed(&init_rng, plan->suite_seed, plan->start_hash, OB_STREAM_INIT);
+    ob_rng_seed(&opt_rng, plan->suite_seed, plan->key, OB_STREAM_OPT);
+    rc = plan->init->desc->initializer->init(host, plan->init_params, ob_task_layout(task),
+                                             prob->params, &init_rng, msg, sizeof msg);
+    if (rc != OB_OK) {
+        rc = ob_fail(err, rc, "initializer '%s' failed: %s", plan->init->desc->name, msg);
+        goto out;
+    }
+    rc = plan->opt->desc->optimizer->create(host, prob, plan->opt_params, &opt_rng, &opt_state,
+                                            msg, sizeof msg);
+    if (rc != OB_OK) {
+        rc = ob_fail(err, rc, "optimizer '%s' could not start: %s", plan->opt->desc->name, msg);
+        goto out;
+    }
+    report_buf = malloc(prob->n_params * sizeof(float));
+    if (!report_buf) {
+        rc = ob_fail(err, OB_ENOMEM, "out of memory");
+        goto out;
+    }
+
+    const ob_optimizer_ops *ops = plan->opt->desc->optimizer;
+    const ob_schedule_ops *sched = plan->sched->desc->schedule;
+    const uint64_t T = plan->updates;
+    const char *task_name = json_string_value(json_object_get(json_object_get(cell, "task"), "name"));
+    const char *label = json_string_value(json_object_get(cell, "label"));
+    curve c;
+    curve_init(&c);
+    double opt_s = 0, eval_s = 0, batch_loss_sum = 0, last_lr = NAN, last_mu = NAN;
+    uint64_t batch_loss_n = 0, t = 0, stopped_at = 0;
+    const char *status = "done", *reason = "completed the budget";
+    int tty = isatty(2) && !prog->quiet;
+    double last_print = 0, started = now_s();
+    ob_eval ev = {0};
+
+    for (;;) {
+        /* evaluation point: before training, every eval_every, and at the end */
+        if (t % plan->eval_every == 0 || t == T) {
+            double e0 = now_s();
+            const float *x = ops->report_point ? ops->report_point(opt_state, prob, report_buf)
+                                               : prob->params;
+            size_t sub = t == T ? 0 : plan->eval_train_cases;
+            ob_task_evaluate(task, x, sub, sub, &ev);
+            eval_s += now_s() - e0;
+            json_array_append_new(c.update, json_integer((json_int_t)t));
+            json_array_append_new(c.opt_s, json_real(opt_s));
+            json_array_append_new(c.eval_s, json_real(eval_s));
+            json_array_append_new(c.train_loss, ob_json_number(ev.train_loss));
+            json_array_append_new(c.train_error, ob_json_number(ev.train_error));
+            json_array_append_new(c.test_error, ob_json_number(ev.test_error));
+            json_array_append_new(c.batch_loss,
+                                  ob_json_number(batch_loss_n ? batch_loss_sum / batch_loss_n : NAN));
+            json_array_append_new(c.lr, ob_json_number(last_lr));
+            json_array_append_new(c.mu, ob_json_number(last_mu));
+            batch_loss_sum = 0;
+            batch_loss_n = 0;
+            if (!prog->quiet && !tty)
+                fprintf(stderr, "  [%zu/%zu] %s %s lr=%g  update %llu/%llu  train error %.4g  test error %.4g\n",
+                        prog->index, prog->total, task_name, label, plan->lr,
+                        (unsigned long long)t, (unsigned long long)T, ev.train_error, ev.test_error);
+            if (!isfinite(ev.train_loss)) {
+                status = "diverged";
+                reason = "the training loss became NaN or infinite";
+                stopped_at = t;
+                break;
+            }
+        }
+        if (t == T) break;
+
+        double lr, mu;
+        sched->at(plan->sched_params, t, T, plan->lr, &lr, &mu);
+        double s0 = now_s();
+        ob_task_next_batch(task);
+        ob_step_info info = {.struct_size = sizeof info, .loss = NAN};
+        int src = ops->step(opt_state, prob, t, lr, mu, &info);
+        opt_s += now_s() - s0;
+        last_lr = lr;
+        last_mu = mu;
+        if (src != OB_OK || !isfinite(info.loss)) {
+            status = "diverged";
+            reason = src == OB_OK || src == OB_EDIVERGED ? "the mini-batch loss became NaN or infinite"
+                                                        : "the optimizer's step failed";
+            stopped_at = t;
+            break;
+        }
+        batch_loss_sum += info.loss;
+        batch_loss_n++;
+        t++;
+        if (tty) {
+            double now = now_s();
+            if (now - last_print > 0.5 || t == T) {
+                double rate = t / (now - started);
+                char eta[32];
+                format_eta((T - t) / rate, eta, sizeof eta);
+                fprintf(stderr, "\r  [%zu/%zu] %s %s lr=%g  update %llu/%llu  loss %.4g  %.1f upd/s  ETA %s   ",
+                        prog->index, prog->total, task_name, label, plan->lr,
+                        (unsigned long long)t, (unsigned long long)T, info.loss, rate, eta);
+                last_print = now;
+            }
+        }
+    }
+    if (tty) fputc('\n', stderr);
+    if (strcmp(status, "done") == 0) stopped_at = T;
+
+    const ob_dataset *data = ob_task_data(task);
+    json_error_t je;
+    json_t *prov = data->provenance_json ? json_loads(data->provenance_json, 0, &je) : NULL;
+    char checksum[17];
+    snprintf(checksum, sizeof checksum, "%016llx", (unsigned long long)data->checksum);
+    double ms = stopped_at ? 1000.0 * opt_s / (double)stopped_at : NAN;
+    json_t *res = json_object();
+    json_object_set_new(res, "schema_version", json_integer(OB_RESULT_SCHEMA_VERSION));
+    json_object_set_new(res, "numerics_version", json_string(OB_NUMERICS_VERSION));
+    json_object_set_new(res, "cell_key", json_string(plan->key_hex));
+    json_object_set(res, "cell", plan->desc);
+    json_object_set_new(res, "environment", ob_environment_json());
+    json_object_set_new(res, "plugins",
+                        json_pack("{s:{s:s,s:s}, s:{s:s,s:s}, s:{s:s,s:s}}", "optimizer", "name",
+                                  plan->opt->desc->name, "version", plan->opt->desc->version ? plan->opt->desc->version : "",
+                                  "schedule", "name", plan->sched->desc->name, "version",
+                                  plan->sched->desc->version ? plan->sched->desc->version : "",
+                                  "initializer", "name", plan->init->desc->name, "version",
+                                  plan->init->desc->version ? plan->init->desc->version : ""));
+    json_object_set_new(res, "data",
+                        json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "name", data->name,
+                                  "source", ob_data_source_name(data->source), "checksum", checksum,
+                                  "dim", (json_int_t)data->dim, "train_cases",
+                                  (json_int_t)ev.train_cases, "test_cases", (json_int_t)data->n_test,
+                                  "provenance", prov ? prov : json_null()));
+    json_object_set_new(res, "model", json_pack("{s:I, s:f}", "parameters", (json_int_t)prob->n_params,
+                                                "flops_per_update", ob_task_flops_per_update(task)));
+    json_object_set_new(res, "status", json_string(status));
+    json_object_set_new(res, "stop_reason", json_string(reason));
+    json_object_set_new(res, "updates_done", json_integer((json_int_t)stopped_at));
+    json_object_set_new(res, "final",
+                        json_pack("{s:o, s:o, s:o}", "train_error", ob_json_number(ev.train_error),
+                                  "test_error", ob_json_number(ev.test_error), "train_loss",
+                                  ob_json_number(ev.train_loss)));
+    json_object_set_new(res, "timing",
+                        json_pack("{s:f, s:f, s:o}", "optimizer_seconds", opt_s, "eval_seconds",
+                                  eval_s, "ms_per_update", ob_json_number(ms)));
+    json_object_set_new(res, "curve", curve_json(&c));
+    *result = res;
+    rc = OB_OK;
+out:
+    if (opt_state) plan->opt->desc->optimizer->destroy(opt_state);
+    free(report_buf);
+    ob_task_destroy(task);
+    return rc;
+}
+
+/* ---- suites ------------------------------------------------------------------- */
+
+typedef struct prepared {
+    ob_suite suite;
+    ob_plugin_registry reg;
+    ob_cell_plan *plans;
+    size_t n;
+} prepared;
+
+static void prepared_free(prepared *p) {
+    for (size_t i = 0; i < p->n; i++) ob_cell_plan_free(&p->plans[i]);
+    free(p->plans);
+    ob_suite_free(&p->suite);
+    ob_registry_free(&p->reg);
+    memset(p, 0, sizeof *p);
+}
+
+static int prepare_suite(const char *path, const char *budget, prepared *p, ob_error *err) {
+    memset(p, 0, sizeof *p);
+    int rc = ob_suite_load(path, budget, &p->suite, err);
+    if (rc != OB_OK) return rc;
+    rc = ob_registry_add_default(&p->reg, err);
+    for (size_t i = 0; rc == OB_OK && i < json_array_size(p->suite.plugin_dirs); i++)
+        rc = ob_registry_add_dir(&p->reg, json_string_value(json_array_get(p->suite.plugin_dirs, i)),
+                                 1, err);
+    if (rc != OB_OK) goto fail;
+    p->n = json_array_size(p->suite.cells);
+    if (p->n == 0) {
+        rc = ob_fail(err, OB_EINVAL, "%s: the suite's grid is empty", path);
+        goto fail;
+    }
+    p->plans = calloc(p->n, sizeof *p->plans);
+    for (size_t i = 0; i < p->n; i++) {
+        rc = ob_cell_prepare(json_array_get(p->suite.cells, i), &p->reg, &p->plans[i], err);
+        if (rc != OB_OK) goto fail;
+    }
+    return OB_OK;
+fail:
+    prepared_free(p);
+    return rc;
+}
+
+/* Every data set the suite needs must load before anything is written. */
+static int preflight_data(const prepared *p, const ob_data_config *cfg, ob_error *err) {
+    const char *seen[64];
+    size_t ns = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        const char *name = json_string_value(json_object_get(json_object_get(p->plans[i].desc, "task"), "name"));
+        const ob_task_info *info = ob_task_find(name);
+        int dup = 0;
+        for (size_t j = 0; j < ns; j++) dup |= strcmp(seen[j], info->dataset) == 0;
+        if (dup || ns == 64) continue;
+        seen[ns++] = info->dataset;
+        ob_dataset d;
+        int rc = ob_dataset_load(info->dataset, cfg, &d, err);
+        if (rc != OB_OK) return rc;
+        ob_dataset_free(&d);
+    }
+    return OB_OK;
+}
+
+static int result_is_done(const char *path, const char *key_hex) {
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    if (!j) return 0;
+    const char *st = json_string_value(json_object_get(j, "status"));
+    const char *k = json_string_value(json_object_get(j, "cell_key"));
+    int done = st && k && strcmp(k, key_hex) == 0 &&
+               (strcmp(st, "done") == 0 || strcmp(st, "diverged") == 0);
+    json_decref(j);
+    return done;
+}
+
+static int valid_dir_component(const char *s) {
+    if (!*s || strcmp(s, ".") == 0 || strcmp(s, "..") == 0) return 0;
+    for (; *s; s++)
+        if (*s == '/') return 0;
+    return 1;
+}
+
+int ob_run_suite(const char *suite_path, const ob_run_options *opt, int *failed, ob_error *err) {
+    *failed = 0;
+    prepared p;
+    int rc = prepare_suite(suite_path, opt->budget, &p, err);
+    if (rc != OB_OK) return rc;
+    rc = preflight_data(&p, &opt->data, err);
+    if (rc != OB_OK) goto out;
+    if (opt->threads > 0) openblas_set_num_threads(opt->threads);
+
+    char out_dir[4096];
+    if (opt->out_dir)
+        snprintf(out_dir, sizeof out_dir, "%s", opt->out_dir);
+    else {
+        if (!valid_dir_component(p.suite.name) || !valid_dir_component(p.suite.budget)) {
+            rc = ob_fail(err, OB_EINVAL, "%s: suite or budget name is not a valid folder name", suite_path);
+            goto out;
+        }
+        snprintf(out_dir, sizeof out_dir, "results/%s-%s", p.suite.name, p.suite.budget);
+    }
+    char cells_dir[4200];
+    snprintf(cells_dir, sizeof cells_dir, "%s/cells", out_dir);
+    rc = ob_mkdirs(cells_dir, err);
+    if (rc != OB_OK) goto out;
+    json_t *run = json_pack("{s:i, s:s, s:s, s:s, s:I, s:o}", "schema_version",
+                            OB_RESULT_SCHEMA_VERSION, "suite", p.suite.name, "suite_file",
+                            suite_path, "budget", p.suite.budget, "cells", (json_int_t)p.n,
+                            "environment", ob_environment_json());
+    char run_path[4200];
+    snprintf(run_path, sizeof run_path, "%s/run.json", out_dir);
+    rc = ob_write_json_atomic(run_path, run, err);
+    json_decref(run);
+    if (rc != OB_OK) goto out;
+
+    if (!opt->quiet)
+        fprintf(stderr, "optbench: suite %s, budget %s: %zu cells -> %s\n", p.suite.name,
+                p.suite.budget, p.n, out_dir);
+    for (size_t i = 0; i < p.n; i++) {
+        char path[4500];
+        snprintf(path, sizeof path, "%s/%s", cells_dir, p.plans[i].file_name);
+        if (result_is_done(path, p.plans[i].key_hex)) {
+            if (!opt->quiet) fprintf(stderr, "  [%zu/%zu] %s: already done, skipped\n", i + 1, p.n, p.plans[i].file_name);
+            continue;
+        }
+        ob_progress prog = {.index = i + 1, .total = p.n, .quiet = opt->quiet};
+        json_t *res = NULL;
+        ob_error cerr;
+        ob_error_clear(&cerr);
+        int crc = ob_cell_execute(&p.plans[i], &opt->data, &prog, &res, &cerr);
+        if (crc != OB_OK) {
+            fprintf(stderr, "optbench: cell %s failed: %s\n", p.plans[i].file_name, cerr.msg);
+            (*failed)++;
+            continue;
+        }
+        rc = ob_write_json_atomic(path, res, err);
+        json_decref(res);
+        if (rc != OB_OK) goto out;
+    }
+    char *md = NULL;
+    rc = ob_report_dir(out_dir, &md, err);
+    if (rc == OB_OK) {
+        fputs(md, stdout);
+        fprintf(stderr, "optbench: wrote %s/report.md and %s/summary.csv\n", out_dir, out_dir);
+    }
+    free(md);
+out:
+    prepared_free(&p);
+    return rc;
+}
+
+int ob_plan_suite(const char *suite_path, const char *budget, ob_error *err) {
+    prepared p;
+    int rc = prepare_suite(suite_path, budget, &p, err);
+    if (rc != OB_OK) return rc;
+    /* the machine's own speed, from a short sgemm */
+    const int n = 512;
+    float *a = calloc((size_t)n * n, sizeof(float)), *b = calloc((size_t)n * n, sizeof(float)),
+          *c = calloc((size_t)n * n, sizeof(float));
+    double t0 = now_s();
+    int reps = 0;
+    while (now_s() - t0 < 0.3 || reps < 2) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        reps++;
+    }
+    double gflops = 2.0 * n * n * (double)n * reps / (now_s() - t0) / 1e9;
+    free(a);
+    free(b);
+    free(c);
+    printf("suite %s, budget %s: %zu cells (sgemm here: %.1f GFLOP/s; estimates assume 70%% of it)\n\n",
+           p.suite.name, p.suite.budget, p.n, gflops);
+    printf("| # | task | init | method | optimizer | schedule | lr | seed | updates | est. time |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|\n");
+    double total = 0;
+    for (size_t i = 0; i < p.n; i++) {
+        const json_t *cell = p.plans[i].desc;
+        double np, fu, fe, ntr, nte;
+        rc = ob_task_cost(json_object_get(cell, "task"), &np, &fu, &fe, &ntr, &nte, err);
+        if (rc != OB_OK) break;
+        double evals = (double)(p.plans[i].updates / p.plans[i].eval_every) + 1;
+        double sub = p.plans[i].eval_train_cases ? fmin(p.plans[i].eval_train_cases, ntr) : ntr;
+        double subt = p.plans[i].eval_train_cases ? fmin(p.plans[i].eval_train_cases, nte) : nte;
+        double flops = fu * (double)p.plans[i].updates + fe * ((evals - 1) * (sub + subt) + ntr + nte);
+        double secs = flops / (0.7 * gflops * 1e9);
+        total += secs;
+        char eta[32];
+        format_eta(secs, eta, sizeof eta);
+        printf("| %zu | %s | %s | %s | %s | %s | %g | %llu | %llu | %s |\n", i + 1,
+               json_string_value(json_object_get(json_object_get(cell, "task"), "name")),
+               p.plans[i].init->desc->name, json_string_value(json_object_get(cell, "label")),
+               p.plans[i].opt->desc->name, p.plans[i].sched->desc->name, p.plans[i].lr,
+               (unsigned long long)p.plans[i].seed, (unsigned long long)p.plans[i].updates, eta);
+    }
+    if (rc == OB_OK) {
+        char eta[32];
+        format_eta(total, eta, sizeof eta);
+        printf("\nestimated total: %s on this machine (%.1f core-hours)\n", eta,
+               total * sysconf(_SC_NPROCESSORS_ONLN) / 3600.0);
+    }
+    prepared_free(&p);
+    return rc;
+}
+
+/* ---- reports -------------------------------------------------------------------- */
+
+static void csv_field(FILE *f, const json_t *v) {
+    if (json_is_string(v)) fprintf(f, "%s", json_string_value(v));
+    else if (json_is_integer(v)) fprintf(f, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v)) fprintf(f, "%.17g", json_real_value(v));
+    else if (json_is_true(v)) fputs("true", f);
+    else if (json_is_false(v)) fputs("false", f);
+}
+
+static int write_summary_csv(const char *run_dir, const json_t *cells, ob_error *err) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    fputs("cell_key,task,data_source,label,optimizer,schedule,lr,seed,status,updates_done,"
+          "train_error,test_error,train_loss,ms_per_update,optimizer_seconds,eval_seconds\n", f);
+    size_t i;
+    json_t *r;
+    json_array_foreach(cells, i, r) {
+        const json_t *cell = json_object_get(r, "cell");
+        const json_t *vals[] = {
+            json_object_get(r, "cell_key"),
+            json_object_get(json_object_get(cell, "task"), "name"),
+            json_object_get(json_object_get(r, "data"), "source"),
+            json_object_get(cell, "label"),
+            json_object_get(json_object_get(cell, "optimizer"), "name"),
+            json_object_get(json_object_get(cell, "schedule"), "name"),
+            json_object_get(cell, "lr"),
+            json_object_get(cell, "seed"),
+            json_object_get(r, "status"),
+            json_object_get(r, "updates_done"),
+            json_object_get(json_object_get(r, "final"), "train_error"),
+            json_object_get(json_object_get(r, "final"), "test_error"),
+            json_object_get(json_object_get(r, "final"), "train_loss"),
+            json_object_get(json_object_get(r, "timing"), "ms_per_update"),
+            json_object_get(json_object_get(r, "timing"), "optimizer_seconds"),
+            json_object_get(json_object_get(r, "timing"), "eval_seconds"),
+        };
+        for (size_t k = 0; k < sizeof vals / sizeof vals[0]; k++) {
+            if (k) fputc(',', f);
+            csv_field(f, vals[k]);
+        }
+        fputc('\n', f);
+    }
+    fclose(f);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/summary.csv", run_dir);
+    int rc = ob_write_text_atomic(path, buf, err);
+    free(buf);
+    return rc;
+}
+
+int ob_report_dir(const char *run_dir, char **markdown, ob_error *err) {
+    *markdown = NULL;
+    json_t *cells;
+    int rc = ob_results_read_dir(run_dir, &cells, err);
+    if (rc != OB_OK) return rc;
+    rc = write_summary_csv(run_dir, cells, err);
+    if (rc == OB_OK) {
+        char run_path[4200];
+        snprintf(run_path, sizeof run_path, "%s/run.json", run_dir);
+        json_error_t je;
+        json_t *run = json_load_file(run_path, 0, &je);
+        json_t *arg = json_pack("{s:o, s:o}", "run", run ? run : json_object(), "cells", json_incref(cells));
+        rc = ob_lua_call_string("report", "markdown", arg, markdown, err);
+        json_decref(arg);
+    }
+    if (rc == OB_OK) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/report.md", run_dir);
+        rc = ob_write_text_atomic(path, *markdown, err);
+    }
+    json_decref(cells);
+    return rc;
+}

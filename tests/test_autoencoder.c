@@ -1,0 +1,156 @@
+/* Finite-difference gradient check of the autoencoder (both losses). */
+#include "testkit.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/autoencoder.h"
+#include "rng.h"
+
+/* The model computes in float32; a central difference with step h has
+ * truncation error O(h^2) and rounding error ~ eps_f * |L| / h. With
+ * h = 1e-2 and losses of order 1..10 both are ~1e-4 relative to gradient
+ * entries of order 1e-2, so 2e-2 bounds the per-entry relative error; the
+ * directional derivative along random directions averages the rounding
+ * and is held to 2e-3. The forward pass here uses doubled batch rows so a
+ * wrong transpose or bias sum is far outside these bounds. */
+#define FD_STEP 1e-2
+#define ENTRY_TOL 2e-2
+#define DIRECTION_TOL 2e-3
+
+static void check_gradient(ob_ae_loss loss) {
+    const size_t sizes[] = {7, 6, 3, 5, 7};
+    const size_t B = 4;
+    ob_ae ae;
+    ob_error err;
+    assert_int_equal(ob_ae_init(&ae, sizes, 5, loss, 8, &err), OB_OK);
+    /* the narrowest interior layer (3) is the linear code layer */
+    assert_int_equal(ae.act[2], OB_ACT_LINEAR);
+    assert_int_equal(ae.act[1], OB_ACT_LOGISTIC);
+    assert_int_equal(ae.act[4], loss == OB_LOSS_CROSS_ENTROPY ? OB_ACT_LOGISTIC : OB_ACT_LINEAR);
+    size_t P = ae.n_params;
+    assert_int_equal(P, 7 * 6 + 6 + 6 * 3 + 3 + 3 * 5 + 5 + 5 * 7 + 7);
+
+    ob_rng r;
+    ob_rng_seed(&r, 11, loss, OB_STREAM_INIT);
+    float *theta = malloc(P * sizeof(float)), *grad = malloc(P * sizeof(float));
+    float *X = malloc(B * 7 * sizeof(float));
+    for (size_t i = 0; i < P; i++) theta[i] = (float)(0.8 * ob_rng_normal(&r));
+    for (size_t i = 0; i < B * 7; i++) X[i] = (float)ob_rng_uniform(&r);
+    ob_ae_loss_grad(&ae, theta, X, B, grad);
+
+    double worst = 0, max_abs = 0;
+    size_t worst_i = 0;
+    for (size_t i = 0; i < P; i++) {
+        float keep = theta[i];
+        theta[i] = keep + (float)FD_STEP;
+        double lp = ob_ae_loss_grad(&ae, theta, X, B, NULL);
+        theta[i] = keep - (float)FD_STEP;
+        double lm = ob_ae_loss_grad(&ae, theta, X, B, NULL);
+        theta[i] = keep;
+        double fd = (lp - lm) / (2 * FD_STEP);
+        double scale = fmax(fmax(fabs(fd), fabs(grad[i])), 1e-2);
+        double rel = fabs(fd - grad[i]) / scale;
+        if (rel > worst) {
+            worst = rel;
+            worst_i = i;
+        }
+        if (fabs(grad[i]) > max_abs) max_abs = fabs(grad[i]);
+    }
+    fprintf(stderr, "%s: max relative error per entry %.3e (entry %zu), largest |g| %.3g\n",
+            loss == OB_LOSS_CROSS_ENTROPY ? "cross-entropy" : "squared error", worst, worst_i,
+            max_abs);
+    assert_true(max_abs > 1e-2); /* the check is not vacuous */
+    assert_true(worst < ENTRY_TOL);
+
+    /* directional derivatives */
+    float *dir = malloc(P * sizeof(float)), *tp = malloc(P * sizeof(float));
+    double worst_dir = 0;
+    for (int k = 0; k < 5; k++) {
+        double gd = 0, norm = 0;
+        for (size_t i = 0; i < P; i++) {
+            dir[i] = (float)ob_rng_normal(&r);
+            norm += (double)dir[i] * dir[i];
+        }
+        for (size_t i = 0; i < P; i++) {
+            dir[i] = (float)(dir[i] / sqrt(norm));
+            gd += (double)grad[i] * dir[i];
+        }
+        for (size_t i = 0; i < P; i++) tp[i] = theta[i] + (float)FD_STEP * dir[i];
+        double lp = ob_ae_loss_grad(&ae, tp, X, B, NULL);
+        for (size_t i = 0; i < P; i++) tp[i] = theta[i] - (float)FD_STEP * dir[i];
+        double lm = ob_ae_loss_grad(&ae, tp, X, B, NULL);
+        double fd = (lp - lm) / (2 * FD_STEP);
+        double rel = fabs(fd - gd) / fmax(fabs(gd), 1e-3);
+        if (rel > worst_dir) worst_dir = rel;
+    }
+    fprintf(stderr, "  max relative error of directional derivatives %.3e\n", worst_dir);
+    assert_true(worst_dir < DIRECTION_TOL);
+
+    free(dir);
+    free(tp);
+    free(theta);
+    free(grad);
+    free(X);
+    ob_ae_free(&ae);
+}
+
+static void test_gradient_cross_entropy(void **s) { (void)s; check_gradient(OB_LOSS_CROSS_ENTROPY); }
+static void test_gradient_squared_error(void **s) { (void)s; check_gradient(OB_LOSS_SQUARED); }
+
+/* The reported error is the per-case sum of squared errors (no 1/2) and the
+ * squared-error training loss equals it exactly (SPEC §3.1-3.2). */
+static void test_reported_error_definition(void **s) {
+    (void)s;
+    const size_t sizes[] = {3, 2, 1, 2, 3};
+    ob_ae ae;
+    assert_int_equal(ob_ae_init(&ae, sizes, 5, OB_LOSS_SQUARED, 4, NULL), OB_OK);
+    float *theta = calloc(ae.n_params, sizeof(float));
+    /* all weights zero: the output is the output bias */
+    float *bout = theta + ae.b_off[4];
+    bout[0] = 0.5f;
+    bout[1] = -1.0f;
+    bout[2] = 2.0f;
+    const float X[6] = {0, 0, 0, 1, 1, 1};
+    double sl, se;
+    ob_ae_evaluate(&ae, theta, X, 2, &sl, &se);
+    /* case 1: .25 + 1 + 4 = 5.25; case 2: .25 + 4 + 1 = 5.25 */
+    ob_assert_close(se, 10.5, 1e-12);
+    ob_assert_close(sl, 10.5, 1e-12);
+    ob_assert_close(ob_ae_loss_grad(&ae, theta, X, 2, NULL), 5.25, 1e-12);
+    free(theta);
+    ob_ae_free(&ae);
+}
+
+/* Parameter counts of the paper's networks (SPEC §3.1 table). */
+static void test_paper_parameter_counts(void **s) {
+    (void)s;
+    const size_t curves[] = {784, 400, 200, 100, 50, 25, 6, 25, 50, 100, 200, 400, 784};
+    const size_t mnist[] = {784, 1000, 500, 250, 30, 250, 500, 1000, 784};
+    const size_t faces[] = {625, 2000, 1000, 500, 30, 500, 1000, 2000, 625};
+    ob_ae ae;
+    assert_int_equal(ob_ae_init(&ae, curves, 13, OB_LOSS_CROSS_ENTROPY, 1, NULL), OB_OK);
+    assert_int_equal(ae.n_params, 842340);
+    assert_int_equal(ae.act[6], OB_ACT_LINEAR);
+    ob_ae_free(&ae);
+    assert_int_equal(ob_ae_init(&ae, mnist, 9, OB_LOSS_CROSS_ENTROPY, 1, NULL), OB_OK);
+    assert_int_equal(ae.n_params, 2837314);
+    assert_int_equal(ae.act[4], OB_ACT_LINEAR);
+    ob_ae_free(&ae);
+    assert_int_equal(ob_ae_init(&ae, faces, 9, OB_LOSS_SQUARED, 1, NULL), OB_OK);
+    assert_int_equal(ae.n_params, 7537655);
+    assert_int_equal(ae.act[8], OB_ACT_LINEAR);
+    ob_ae_free(&ae);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gradient_cross_entropy),
+        cmocka_unit_test(test_gradient_squared_error),
+        cmocka_unit_test(test_reported_error_definition),
+        cmocka_unit_test(test_paper_parameter_counts),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

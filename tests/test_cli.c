@@ -1,0 +1,242 @@
+/* End-to-end tests of `optbench run` on the toy task: determinism, bad
+ * input, and a plugin built out of tree. They run the real executable. */
+#include "testkit.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static char *tmp;
+
+static int setup(void **s) {
+    (void)s;
+    tmp = ob_test_mkdtemp();
+    return tmp ? 0 : -1;
+}
+
+static int teardown(void **s) {
+    (void)s;
+    ob_test_rmtree(tmp);
+    free(tmp);
+    return 0;
+}
+
+static int run_optbench(char **out, const char *args) {
+    return ob_test_run(out, "cd '%s' && '%s/optbench' %s", tmp, ob_test_build_dir(), args);
+}
+
+static json_t *load_single_cell(const char *dir, const char *prefix) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "ls '%s/%s/cells/' | grep '^%s' | head -1", tmp, dir, prefix);
+    FILE *p = popen(cmd, "r");
+    char name[512] = "";
+    if (!fgets(name, sizeof name, p)) name[0] = '\0';
+    pclose(p);
+    name[strcspn(name, "\n")] = '\0';
+    if (!name[0]) return NULL;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s/cells/%s", tmp, dir, name);
+    json_error_t je;
+    return json_load_file(path, 0, &je);
+}
+
+static void write_suite(const char *name, const char *text) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", tmp, name);
+    assert_int_equal(ob_test_write(path, text, strlen(text)), 0);
+}
+
+/* Same suite, same build, same thread count: bitwise-identical curves
+ * (everything but the wall-clock columns), and training actually trains. */
+static void test_suite_twice_is_bitwise_identical(void **s) {
+    (void)s;
+    char args[4096];
+    for (int k = 0; k < 2; k++) {
+        snprintf(args, sizeof args, "run '%s/tests/suites/toy.lua' --out run%d --quiet",
+                 ob_test_source_dir(), k);
+        assert_int_equal(run_optbench(NULL, args), 0);
+    }
+    const char *methods[] = {"toy-SGD", "toy-CM", "toy-NAG"};
+    const char *fields[] = {"update", "train_loss", "train_error", "test_error", "batch_loss", "lr", "mu"};
+    for (int m = 0; m < 3; m++) {
+        json_t *a = load_single_cell("run0", methods[m]), *b = load_single_cell("run1", methods[m]);
+        assert_non_null(a);
+        assert_non_null(b);
+        assert_string_equal(json_string_value(json_object_get(a, "status")), "done");
+        for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+            const json_t *ca = json_object_get(json_object_get(a, "curve"), fields[f]);
+            const json_t *cb = json_object_get(json_object_get(b, "curve"), fields[f]);
+            assert_true(json_array_size(ca) == 4); /* updates 0, 20, 40, 60 */
+            if (!json_equal((json_t *)ca, (json_t *)cb)) {
+                fprintf(stderr, "%s: curve field %s differs between runs\n", methods[m], fields[f]);
+                fail();
+            }
+        }
+        /* the error at the end is below the error at the start */
+        const json_t *err = json_object_get(json_object_get(a, "curve"), "train_error");
+        double first = json_number_value(json_array_get(err, 0));
+        double last = json_number_value(json_array_get(err, json_array_size(err) - 1));
+        fprintf(stderr, "%s: train error %.4f -> %.4f\n", methods[m], first, last);
+        assert_true(last < first);
+        json_decref(a);
+        json_decref(b);
+    }
+    /* the same start for every method: identical error at update 0 */
+    json_t *sgd = load_single_cell("run0", "toy-SGD"), *nag = load_single_cell("run0", "toy-NAG");
+    assert_true(json_equal(json_array_get(json_object_get(json_object_get(sgd, "curve"), "train_error"), 0),
+                           json_array_get(json_object_get(json_object_get(nag, "curve"), "train_error"), 0)));
+    json_decref(sgd);
+    json_decref(nag);
+    /* the run wrote its summary and report */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/run0/summary.csv", tmp);
+    char *csv = ob_test_slurp(path, NULL);
+    assert_non_null(csv);
+    assert_non_null(strstr(csv, "cell_key,task,data_source"));
+    free(csv);
+    snprintf(path, sizeof path, "%s/run0/report.md", tmp);
+    char *md = ob_test_slurp(path, NULL);
+    assert_non_null(md);
+    assert_non_null(strstr(md, "| NAG | nag |"));
+    free(md);
+}
+
+/* Re-running a finished suite skips its cells. */
+static void test_rerun_resumes(void **s) {
+    (void)s;
+    char args[4096], *out = NULL;
+    snprintf(args, sizeof args, "run '%s/tests/suites/toy.lua' --out resume", ob_test_source_dir());
+    assert_int_equal(run_optbench(NULL, args), 0);
+    assert_int_equal(run_optbench(&out, args), 0);
+    assert_non_null(strstr(out, "already done, skipped"));
+    free(out);
+}
+
+static const char suite_head[] =
+    "local ob = require \"optbench\"\n"
+    "return ob.suite {\n"
+    "  name = \"bad\",\n"
+    "  task = ob.task(\"toy\"),\n";
+static const char suite_tail[] =
+    "  lr = {0.05},\n"
+    "  budgets = { smoke = { updates = 5 } },\n"
+    "}\n";
+
+/* Each bad input: exit status 1, one message naming the place and a hint,
+ * and nothing written. */
+static void expect_refusal(const char *methods_line, const char *env, const char *expect1,
+                           const char *expect2) {
+    char text[4096];
+    snprintf(text, sizeof text, "%s%s%s", suite_head, methods_line, suite_tail);
+    write_suite("bad.lua", text);
+    char args[4096], *out = NULL;
+    snprintf(args, sizeof args, "%s '%s/optbench' run bad.lua --out refused", env,
+             ob_test_build_dir());
+    int rc = ob_test_run(&out, "cd '%s' && %s", tmp, args);
+    assert_int_equal(rc, 1);
+    if (!strstr(out, expect1) || (expect2 && !strstr(out, expect2))) {
+        fprintf(stderr, "expected '%s' and '%s' in the message\n", expect1, expect2 ? expect2 : "");
+        fail();
+    }
+    /* exactly one error line */
+    int lines = 0;
+    for (char *p = out; (p = strstr(p, "optbench: error:")); p++) lines++;
+    assert_int_equal(lines, 1);
+    free(out);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/refused", tmp);
+    struct stat st;
+    assert_true(stat(dir, &st) != 0); /* no partial results */
+}
+
+static void test_unknown_plugin(void **s) {
+    (void)s;
+    expect_refusal("  methods = { ob.method { optimizer = ob.optimizer(\"nagg\") } },\n", "",
+                   "bad.lua:5: unknown optimizer 'nagg'", "did you mean 'nag'?");
+}
+
+static void test_unknown_parameter(void **s) {
+    (void)s;
+    expect_refusal("  methods = { ob.method { optimizer = ob.optimizer(\"nag\"), "
+                   "schedule = ob.schedule(\"sutskever2013\", { mu_maxx = 0.9 }) } },\n",
+                   "", "bad.lua:5: schedule 'sutskever2013' has no parameter 'mu_maxx'",
+                   "did you mean 'mu_max'?");
+}
+
+static void test_value_out_of_range(void **s) {
+    (void)s;
+    expect_refusal("  methods = { ob.method { optimizer = ob.optimizer(\"nag\"), "
+                   "schedule = ob.schedule(\"sutskever2013\", { mu_max = 1.5 }) } },\n",
+                   "", "bad.lua:5: schedule 'sutskever2013': parameter 'mu_max' = 1.5 is out of range",
+                   NULL);
+}
+
+static void test_lua_syntax_error(void **s) {
+    (void)s;
+    expect_refusal("  methods = { ob.method { optimizer = = \"nag\" } },\n", "", "bad.lua:5:",
+                   "unexpected symbol");
+}
+
+static void test_missing_data(void **s) {
+    (void)s;
+    char text[4096];
+    snprintf(text, sizeof text,
+             "local ob = require \"optbench\"\n"
+             "return ob.suite { name = \"bad\", task = ob.task(\"mnist\"),\n"
+             "  methods = { ob.method { optimizer = ob.optimizer(\"sgd\") } },\n%s",
+             suite_tail);
+    write_suite("nodata.lua", text);
+    char *out = NULL;
+    int rc = ob_test_run(&out, "cd '%s' && mkdir -p empty && OPTBENCH_DATA=empty '%s/optbench' run nodata.lua --out refused",
+                         tmp, ob_test_build_dir());
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "train-images-idx3-ubyte"));
+    assert_non_null(strstr(out, "fetch"));
+    free(out);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/refused", tmp);
+    struct stat st;
+    assert_true(stat(dir, &st) != 0);
+}
+
+/* A plugin compiled here from tests/out_of_tree/ with only the public
+ * header, found through the suite's plugin_dirs, trains the toy task. */
+static void test_out_of_tree_plugin(void **s) {
+    (void)s;
+    const char *cc = getenv("CC");
+    int rc = ob_test_run(NULL, "cd '%s' && mkdir -p myplugins && %s -std=c11 -O2 -Wall -Werror -shared -fPIC "
+                               "-I'%s/core/include' '%s/tests/out_of_tree/sign_sgd.c' -o myplugins/sign_sgd.so -lm",
+                         tmp, cc && *cc ? cc : "cc", ob_test_source_dir(), ob_test_source_dir());
+    assert_int_equal(rc, 0);
+    write_suite("oot.lua",
+                "local ob = require \"optbench\"\n"
+                "return ob.suite { name = \"oot\", task = ob.task(\"toy\"), plugin_dirs = { \"myplugins\" },\n"
+                "  methods = { ob.method { label = \"signSGD\", optimizer = ob.optimizer(\"sign_sgd\") } },\n"
+                "  lr = { 0.002 }, budgets = { smoke = { updates = 40, eval_every = 40 } } }\n");
+    assert_int_equal(run_optbench(NULL, "run oot.lua --out oot --quiet"), 0);
+    json_t *r = load_single_cell("oot", "toy-signSGD");
+    assert_non_null(r);
+    assert_string_equal(json_string_value(json_object_get(r, "status")), "done");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r, "plugins"), "optimizer") ? json_object_get(json_object_get(json_object_get(r, "plugins"), "optimizer"), "name") : NULL), "sign_sgd");
+    const json_t *err = json_object_get(json_object_get(r, "curve"), "train_error");
+    double first = json_number_value(json_array_get(err, 0)), last = json_number_value(json_array_get(err, 1));
+    fprintf(stderr, "sign_sgd: train error %.4f -> %.4f\n", first, last);
+    assert_true(last < first);
+    json_decref(r);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_suite_twice_is_bitwise_identical),
+        cmocka_unit_test(test_rerun_resumes),
+        cmocka_unit_test(test_unknown_plugin),
+        cmocka_unit_test(test_unknown_parameter),
+        cmocka_unit_test(test_value_out_of_range),
+        cmocka_unit_test(test_lua_syntax_error),
+        cmocka_unit_test(test_missing_data),
+        cmocka_unit_test(test_out_of_tree_plugin),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
