@@ -128,9 +128,11 @@ static int cmd_list(void) {
     printf("tasks:\n");
     for (size_t i = 0; i < ob_task_count(); i++) {
         const ob_task_info *t = ob_task_info_at(i);
-        printf("  %-16s %s (data set '%s')\n", t->name, t->doc, t->dataset);
+        printf("  %-16s %s\n", t->name, t->doc);
+        const ob_task_info *next = ob_task_info_at(i + 1);
+        if (!next || next->family != t->family)
+            printf("      %s options: %s\n", t->family->name, t->family->options_doc);
     }
-    printf("      options: layers, batch (default 200), train_cases, eval_train_cases\n");
     ob_registry_free(&reg);
     return 0;
 }

@@ -284,11 +284,6 @@ int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg, const o
     if (tty) fputc('\n', stderr);
     if (strcmp(status, "done") == 0) stopped_at = T;
 
-    const ob_dataset *data = ob_task_data(task);
-    json_error_t je;
-    json_t *prov = data->provenance_json ? json_loads(data->provenance_json, 0, &je) : NULL;
-    char checksum[17];
-    snprintf(checksum, sizeof checksum, "%016llx", (unsigned long long)data->checksum);
     double ms = stopped_at ? 1000.0 * opt_s / (double)stopped_at : NAN;
     json_t *res = json_object();
     json_object_set_new(res, "schema_version", json_integer(OB_RESULT_SCHEMA_VERSION));
@@ -303,12 +298,7 @@ int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg, const o
                                   plan->sched->desc->version ? plan->sched->desc->version : "",
                                   "initializer", "name", plan->init->desc->name, "version",
                                   plan->init->desc->version ? plan->init->desc->version : ""));
-    json_object_set_new(res, "data",
-                        json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "name", data->name,
-                                  "source", ob_data_source_name(data->source), "checksum", checksum,
-                                  "dim", (json_int_t)data->dim, "train_cases",
-                                  (json_int_t)ev.train_cases, "test_cases", (json_int_t)data->n_test,
-                                  "provenance", prov ? prov : json_null()));
+    json_object_set_new(res, "data", ob_task_data_json(task));
     json_object_set_new(res, "model", json_pack("{s:I, s:f}", "parameters", (json_int_t)prob->n_params,
                                                 "flops_per_update", ob_task_flops_per_update(task)));
     json_object_set_new(res, "status", json_string(status));
@@ -378,16 +368,14 @@ static int preflight_data(const prepared *p, const ob_data_config *cfg, ob_error
     const char *seen[64];
     size_t ns = 0;
     for (size_t i = 0; i < p->n; i++) {
-        const char *name = json_string_value(json_object_get(json_object_get(p->plans[i].desc, "task"), "name"));
-        const ob_task_info *info = ob_task_find(name);
+        const json_t *task = json_object_get(p->plans[i].desc, "task");
+        const char *name = json_string_value(json_object_get(task, "name"));
         int dup = 0;
-        for (size_t j = 0; j < ns; j++) dup |= strcmp(seen[j], info->dataset) == 0;
+        for (size_t j = 0; j < ns; j++) dup |= strcmp(seen[j], name) == 0;
         if (dup || ns == 64) continue;
-        seen[ns++] = info->dataset;
-        ob_dataset d;
-        int rc = ob_dataset_load(info->dataset, cfg, &d, err);
+        seen[ns++] = name;
+        int rc = ob_task_preflight(task, cfg, err);
         if (rc != OB_OK) return rc;
-        ob_dataset_free(&d);
     }
     return OB_OK;
 }
@@ -505,9 +493,11 @@ int ob_plan_suite(const char *suite_path, const char *budget, ob_error *err) {
     double total = 0;
     for (size_t i = 0; i < p.n; i++) {
         const json_t *cell = p.plans[i].desc;
-        double np, fu, fe, ntr, nte;
-        rc = ob_task_cost(json_object_get(cell, "task"), &np, &fu, &fe, &ntr, &nte, err);
+        ob_task_cost cost;
+        rc = ob_task_cost_of(json_object_get(cell, "task"), &cost, err);
         if (rc != OB_OK) break;
+        double fu = cost.flops_per_update, fe = cost.flops_per_eval_case;
+        double ntr = cost.train_cases, nte = cost.test_cases;
         double evals = (double)(p.plans[i].updates / p.plans[i].eval_every) + 1;
         double sub = p.plans[i].eval_train_cases ? fmin(p.plans[i].eval_train_cases, ntr) : ntr;
         double subt = p.plans[i].eval_train_cases ? fmin(p.plans[i].eval_train_cases, nte) : nte;
