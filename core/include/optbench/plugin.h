@@ -164,9 +164,15 @@ typedef struct ob_problem {
      * nothing. Returns OB_OK or OB_EDIVERGED when the loss is not finite. */
     int (*loss_grad)(void *ctx, const float *x, float *grad, double *loss);
 
-    /* Gauss-Newton product G v at x on the current curvature batch (the
-     * same rules as loss_grad). NULL when the task does not offer it. */
-    int (*gn_product)(void *ctx, const float *x, const float *v, float *gv);
+    /* Generalized Gauss-Newton product G v at x on the current batch
+     * (the same rules as loss_grad; the matching-loss form of the output
+     * layer; normalised like the loss, i.e. the mean over the batch).
+     * structural_damping > 0 adds the structural damping term of Martens &
+     * Sutskever 2011 on the hidden pre-activations (RNN tasks; other tasks
+     * return OB_ENOTSUP for a nonzero value). Never forms G. NULL when the
+     * task does not offer it. */
+    int (*gn_product)(void *ctx, const float *x, const float *v, double structural_damping,
+                      float *gv);
 
     /* Per-case training loss averaged over a whole set, at x. Slow: for
      * line searches and evaluation, never inside a plain SGD step. */
