@@ -72,14 +72,30 @@ static int l_print(lua_State *L) {
     return 0;
 }
 
-/* require(name): only the preloaded optbench library. */
+static int l_where(lua_State *L);
+
+/* require(name): modules of optbench's own Lua library (lua/<name>.lua,
+ * text only, run in the same sandbox), nothing else. */
 static int l_require(lua_State *L) {
     const char *name = luaL_checkstring(L, 1);
     lua_getfield(L, LUA_REGISTRYINDEX, "ob.modules");
     lua_getfield(L, -1, name);
-    if (lua_isnil(L, -1))
-        return luaL_error(L, "require '%s': suites may only require \"optbench\" (no C modules, "
-                             "no files)", name);
+    if (!lua_isnil(L, -1)) return 1;
+    lua_pop(L, 1);
+    int ok = name[0] != '\0' && strlen(name) < 64;
+    for (const char *c = name; *c; c++) ok &= (*c >= 'a' && *c <= 'z') || *c == '_';
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s.lua", ob_lua_dir(), name);
+    FILE *f = ok ? fopen(path, "rb") : NULL;
+    if (!f)
+        return luaL_error(L, "require '%s': suites may only require optbench's own Lua modules "
+                             "(\"optbench\", ...); no C modules, no other files", name);
+    fclose(f);
+    if (luaL_loadfilex(L, path, "t") != LUA_OK) return lua_error(L);
+    lua_pushcfunction(L, l_where);
+    lua_call(L, 1, 1);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, name);
     return 1;
 }
 
@@ -270,10 +286,6 @@ static void push_json(lua_State *L, const json_t *j) {
 
 /* ---- suites ---------------------------------------------------------------- */
 
-static int pcall_traceback_free(lua_State *L, int nargs, int nres) {
-    return lua_pcall(L, nargs, nres, 0);
-}
-
 int ob_suite_load(const char *path, const char *budget, ob_suite *out, ob_error *err) {
     memset(out, 0, sizeof *out);
     snprintf(out->path, sizeof out->path, "%s", path);
@@ -296,7 +308,7 @@ int ob_suite_load(const char *path, const char *budget, ob_suite *out, ob_error 
         goto done;
     }
     sb.instructions = 0;
-    if (pcall_traceback_free(L, 0, 1) != LUA_OK) {
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
         const char *m = lua_tostring(L, -1);
         rc = ob_fail(err, OB_EFORMAT, "%s", m ? m : "error object is not a string");
         goto done;
@@ -309,7 +321,7 @@ int ob_suite_load(const char *path, const char *budget, ob_suite *out, ob_error 
     lua_getfield(L, lib, "expand");
     lua_pushvalue(L, suite);
     if (budget) lua_pushstring(L, budget); else lua_pushnil(L);
-    if (pcall_traceback_free(L, 2, 1) != LUA_OK) {
+    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
         rc = ob_fail(err, OB_EINVAL, "%s: %s", path, lua_tostring(L, -1));
         goto done;
     }

@@ -138,6 +138,10 @@ void ob_cell_plan_free(ob_cell_plan *plan) {
 
 typedef struct curve {
     json_t *update, *opt_s, *eval_s, *train_loss, *train_error, *test_error, *batch_loss, *lr, *mu;
+    /* second-order optimizers (HF): CG steps since the previous point, and
+     * the last step's chosen iterate, damping, rho and line-search rate */
+    json_t *cg_iters, *cg_chosen, *damping, *rho, *rate;
+    int second_order;
 } curve;
 
 static void curve_init(curve *c) {
@@ -150,13 +154,33 @@ static void curve_init(curve *c) {
     c->batch_loss = json_array();
     c->lr = json_array();
     c->mu = json_array();
+    c->cg_iters = json_array();
+    c->cg_chosen = json_array();
+    c->damping = json_array();
+    c->rho = json_array();
+    c->rate = json_array();
+    c->second_order = 0;
 }
 
 static json_t *curve_json(curve *c) {
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "update", c->update,
-                     "opt_seconds", c->opt_s, "eval_seconds", c->eval_s, "train_loss",
-                     c->train_loss, "train_error", c->train_error, "test_error", c->test_error,
-                     "batch_loss", c->batch_loss, "lr", c->lr, "mu", c->mu);
+    json_t *j = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "update", c->update,
+                          "opt_seconds", c->opt_s, "eval_seconds", c->eval_s, "train_loss",
+                          c->train_loss, "train_error", c->train_error, "test_error",
+                          c->test_error, "batch_loss", c->batch_loss, "lr", c->lr, "mu", c->mu);
+    if (c->second_order) {
+        json_object_set_new(j, "cg_iters", c->cg_iters);
+        json_object_set_new(j, "cg_chosen", c->cg_chosen);
+        json_object_set_new(j, "damping", c->damping);
+        json_object_set_new(j, "rho", c->rho);
+        json_object_set_new(j, "rate", c->rate);
+    } else {
+        json_decref(c->cg_iters);
+        json_decref(c->cg_chosen);
+        json_decref(c->damping);
+        json_decref(c->rho);
+        json_decref(c->rate);
+    }
+    return j;
 }
 
 static void format_eta(double s, char *out, size_t len) {
@@ -214,6 +238,9 @@ int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg, const o
     int tty = isatty(2) && !prog->quiet;
     double last_print = 0, started = now_s();
     ob_eval ev = {0};
+    ob_step_info last_info = {.struct_size = sizeof last_info, .loss = NAN, .damping = NAN,
+                              .rho = NAN, .rate = NAN};
+    json_int_t cg_since = 0;
 
     for (;;) {
         /* evaluation point: before training, every eval_every, and at the end */
@@ -234,6 +261,12 @@ int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg, const o
                                   ob_json_number(batch_loss_n ? batch_loss_sum / batch_loss_n : NAN));
             json_array_append_new(c.lr, ob_json_number(last_lr));
             json_array_append_new(c.mu, ob_json_number(last_mu));
+            json_array_append_new(c.cg_iters, json_integer(cg_since));
+            json_array_append_new(c.cg_chosen, json_integer(last_info.cg_chosen));
+            json_array_append_new(c.damping, ob_json_number(last_info.damping));
+            json_array_append_new(c.rho, ob_json_number(last_info.rho));
+            json_array_append_new(c.rate, ob_json_number(last_info.rate));
+            cg_since = 0;
             batch_loss_sum = 0;
             batch_loss_n = 0;
             if (!prog->quiet && !tty)
@@ -253,9 +286,13 @@ int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg, const o
         sched->at(plan->sched_params, t, T, plan->lr, &lr, &mu);
         double s0 = now_s();
         ob_task_next_batch(task);
-        ob_step_info info = {.struct_size = sizeof info, .loss = NAN};
+        ob_step_info info = {.struct_size = sizeof info, .loss = NAN, .damping = NAN,
+                             .rho = NAN, .rate = NAN};
         int src = ops->step(opt_state, prob, t, lr, mu, &info);
         opt_s += now_s() - s0;
+        if (info.cg_iters > 0 || isfinite(info.damping)) c.second_order = 1;
+        cg_since += info.cg_iters;
+        last_info = info;
         last_lr = lr;
         last_mu = mu;
         if (src != OB_OK || !isfinite(info.loss)) {
