@@ -1,95 +1,651 @@
--- report.lua -- Markdown report of a results directory.
+-- report.lua -- the comparison report of a results directory.
 --
--- report.markdown{run = <run.json>, cells = {<result>, ...}} returns the
--- report text: per task, one row per cell with the final errors and the
--- optimizer's time per update, plus the data provenance and environment.
--- Runs in the suite sandbox (pure Lua).
+-- report.build{run = <run.json>, cells = {<result>, ...}} returns
+--   { markdown = <text>, html = <text>, csv = <summary.csv text>,
+--     plots = { {name = ..., title = ..., script = <gnuplot script>}, ... } }
+-- The host renders each plot with gnuplot (SVG), writes plots/<name>.svg
+-- beside report.md and replaces the marker @@PLOT:<name>@@ in the HTML with
+-- the SVG itself, so report.html is self-contained.
+--
+-- Aggregation rules (stated in the report itself):
+--   * a method is a (task, initializer, label) group; seeds are aggregated;
+--   * the best learning rate of a method is the one with the lowest median
+--     final training error over seeds (diverged runs count as +inf), the
+--     way the paper chose its learning rates (SPEC §3);
+--   * statistics over seeds: mean with a 95% t confidence interval, and
+--     median with the inter-quartile range;
+--   * time-to-target: optimizer seconds until the training error first
+--     reaches the task's target (2x the best final median error of any
+--     method in the run, unless the suite sets one); never reached = inf.
+
+local stats = require "stats"
+local paper = require "paper"
 
 local report = {}
+
+local inf = math.huge
+
+---------------------------------------------------------------------------
+-- small helpers
+
+local function isnum(x) return type(x) == "number" and x == x end
 
 local function fmt(x, digits)
   if x == nil then return "–" end
   if type(x) ~= "number" then return tostring(x) end
-  if x ~= x or x == math.huge or x == -math.huge then return "–" end
+  if x ~= x then return "–" end
+  if x == inf then return "∞" end
+  if x == -inf then return "-∞" end
   return ("%." .. (digits or 4) .. "g"):format(x)
 end
 
-local function sorted_keys(t)
+local function sorted_keys(t, cmp)
   local keys = {}
   for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys)
+  table.sort(keys, cmp)
   return keys
 end
+
+local function html_escape(s)
+  return (tostring(s):gsub("&", "&amp;"):gsub("<", "&lt;"):gsub(">", "&gt;"):gsub('"', "&quot;"))
+end
+
+local function canon(t)
+  -- a stable string for a flat table of parameters
+  if type(t) ~= "table" then return tostring(t) end
+  local parts = {}
+  for _, k in ipairs(sorted_keys(t)) do parts[#parts + 1] = k .. "=" .. canon(t[k]) end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+
+local function final_train(r)
+  if r.status ~= "done" then return inf end
+  local e = r.final and r.final.train_error
+  return isnum(e) and e or inf
+end
+
+local function mu_label(x) return ("%g"):format(x) end
+
+---------------------------------------------------------------------------
+-- a document model rendered to Markdown and to HTML
+
+local Doc = {}
+Doc.__index = Doc
+
+local function new_doc() return setmetatable({ blocks = {} }, Doc) end
+function Doc:h(level, text) self.blocks[#self.blocks + 1] = { "h", level, text } end
+function Doc:p(text) self.blocks[#self.blocks + 1] = { "p", text } end
+function Doc:note(text) self.blocks[#self.blocks + 1] = { "note", text } end
+function Doc:table(header, rows, caption) self.blocks[#self.blocks + 1] = { "table", header, rows, caption } end
+function Doc:plot(name, title) self.blocks[#self.blocks + 1] = { "plot", name, title } end
+function Doc:details(summary, header, rows) self.blocks[#self.blocks + 1] = { "details", summary, header, rows } end
+
+local function md_table(out, header, rows)
+  out[#out + 1] = "| " .. table.concat(header, " | ") .. " |"
+  local sep = {}
+  for i = 1, #header do sep[i] = "---" end
+  out[#out + 1] = "|" .. table.concat(sep, "|") .. "|"
+  for _, r in ipairs(rows) do out[#out + 1] = "| " .. table.concat(r, " | ") .. " |" end
+  out[#out + 1] = ""
+end
+
+function Doc:markdown()
+  local out = {}
+  for _, b in ipairs(self.blocks) do
+    local kind = b[1]
+    if kind == "h" then
+      out[#out + 1] = ("#"):rep(b[2]) .. " " .. b[3]
+      out[#out + 1] = ""
+    elseif kind == "p" then
+      out[#out + 1] = b[2]
+      out[#out + 1] = ""
+    elseif kind == "note" then
+      out[#out + 1] = "> " .. b[2]
+      out[#out + 1] = ""
+    elseif kind == "table" then
+      if b[4] then out[#out + 1] = b[4]; out[#out + 1] = "" end
+      md_table(out, b[2], b[3])
+    elseif kind == "plot" then
+      out[#out + 1] = ("![%s](plots/%s.svg)"):format(b[3], b[2])
+      out[#out + 1] = ""
+    elseif kind == "details" then
+      out[#out + 1] = b[2] .. ":"
+      out[#out + 1] = ""
+      md_table(out, b[3], b[4])
+    end
+  end
+  return table.concat(out, "\n")
+end
+
+local css = [[
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1150px;color:#222;line-height:1.45;padding:0 1em}
+h1{font-size:1.6em;border-bottom:2px solid #333;padding-bottom:.2em}
+h2{font-size:1.3em;margin-top:1.6em;border-bottom:1px solid #ccc}
+h3{font-size:1.1em}
+table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.9em}
+th,td{border:1px solid #ccc;padding:.25em .55em;text-align:right}
+th{background:#f0f0f0}
+td:first-child,th:first-child{text-align:left}
+.note{background:#fff6d6;border-left:4px solid #e0b000;padding:.5em .8em;margin:1em 0}
+.caption{color:#555;font-size:.9em}
+.plot{display:inline-block;margin:.3em}
+details{margin:.5em 0 1em}
+code{background:#f4f4f4;padding:0 .2em}
+]]
+
+local function inline_md(s)
+  s = html_escape(s)
+  s = s:gsub("%*%*(.-)%*%*", "<b>%1</b>")
+  s = s:gsub("`(.-)`", "<code>%1</code>")
+  return s
+end
+
+local function html_table(out, header, rows)
+  out[#out + 1] = "<table><thead><tr>"
+  for _, h in ipairs(header) do out[#out + 1] = "<th>" .. inline_md(h) .. "</th>" end
+  out[#out + 1] = "</tr></thead><tbody>"
+  for _, r in ipairs(rows) do
+    out[#out + 1] = "<tr>"
+    for _, c in ipairs(r) do out[#out + 1] = "<td>" .. inline_md(c) .. "</td>" end
+    out[#out + 1] = "</tr>"
+  end
+  out[#out + 1] = "</tbody></table>"
+end
+
+function Doc:html(title)
+  local out = { "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>" .. html_escape(title) ..
+                "</title><style>" .. css .. "</style></head><body>" }
+  for _, b in ipairs(self.blocks) do
+    local kind = b[1]
+    if kind == "h" then
+      out[#out + 1] = ("<h%d>%s</h%d>"):format(b[2], inline_md(b[3]), b[2])
+    elseif kind == "p" then
+      out[#out + 1] = "<p>" .. inline_md(b[2]) .. "</p>"
+    elseif kind == "note" then
+      out[#out + 1] = "<div class=\"note\">" .. inline_md(b[2]) .. "</div>"
+    elseif kind == "table" then
+      if b[4] then out[#out + 1] = "<p class=\"caption\">" .. inline_md(b[4]) .. "</p>" end
+      html_table(out, b[2], b[3])
+    elseif kind == "plot" then
+      out[#out + 1] = "<div class=\"plot\">@@PLOT:" .. b[2] .. "@@</div>"
+    elseif kind == "details" then
+      out[#out + 1] = "<details><summary>" .. inline_md(b[2]) .. "</summary>"
+      html_table(out, b[3], b[4])
+      out[#out + 1] = "</details>"
+    end
+  end
+  out[#out + 1] = "</body></html>"
+  return table.concat(out, "\n")
+end
+
+---------------------------------------------------------------------------
+-- grouping
+
+-- The paper-table column a cell belongs to, or nil.
+local function table1_column(c)
+  local opt, sched = c.optimizer.name, c.schedule
+  local p = sched.params or {}
+  if opt == "sgd" then return "sgd" end
+  if sched.name == "constant" and (p.mu or 0.9) == 0 then return "sgd" end
+  if (opt == "nag" or opt == "cm") and sched.name == "sutskever2013" then
+    local m = p.mu_max or 0.99
+    if m == 0 then return "sgd" end
+    return mu_label(m) .. (opt == "nag" and "N" or "M")
+  end
+  if opt == "hf" then return "hf_dagger" end
+  return nil
+end
+
+local function table5_column(c)
+  local opt, sched = c.optimizer.name, c.schedule
+  local p = sched.params or {}
+  if c.task.train_only == "output_bias" or c.task.biases_only then return "biases" end
+  if sched.name == "rnn_warmup" and (opt == "nag" or opt == "cm") then
+    local m = p.mu or 0
+    if m == 0 then return "0" end
+    return mu_label(m) .. (opt == "nag" and "N" or "M")
+  end
+  return nil
+end
+
+local function group_cells(cells)
+  -- task -> method key -> { label, init, lr -> {results} }
+  local tasks = {}
+  for _, r in ipairs(cells) do
+    local c = r.cell
+    local t = c.task.name
+    tasks[t] = tasks[t] or { methods = {}, order = {} }
+    local key = c.label .. " " .. canon(c.init) .. canon(c.optimizer) .. canon(c.schedule)
+    local m = tasks[t].methods[key]
+    if not m then
+      m = { key = key, label = c.label, cell = c, by_lr = {} }
+      tasks[t].methods[key] = m
+      tasks[t].order[#tasks[t].order + 1] = key
+    end
+    m.by_lr[c.lr] = m.by_lr[c.lr] or {}
+    table.insert(m.by_lr[c.lr], r)
+  end
+  for _, t in pairs(tasks) do
+    table.sort(t.order)
+    for _, m in pairs(t.methods) do
+      local best, best_med = nil, nil
+      for lr, rs in pairs(m.by_lr) do
+        table.sort(rs, function(a, b) return a.cell.seed < b.cell.seed end)
+        local finals = {}
+        for i, r in ipairs(rs) do finals[i] = final_train(r) end
+        local med = stats.quantile(finals, 0.5)
+        if best_med == nil or med < best_med or (med == best_med and lr > best) then
+          best, best_med = lr, med
+        end
+      end
+      m.best_lr, m.best = best, m.by_lr[best]
+    end
+  end
+  return tasks
+end
+
+local function values(rs, f)
+  local xs = {}
+  for _, r in ipairs(rs) do xs[#xs + 1] = f(r) end
+  return xs
+end
+
+local function median_str(xs)
+  local med, q1, q3 = stats.median_iqr(xs)
+  if #xs == 1 then return fmt(med) end
+  return ("%s [%s, %s]"):format(fmt(med), fmt(q1), fmt(q3))
+end
+
+local function mean_str(xs)
+  local mean, ci = stats.mean_ci(xs)
+  if #xs == 1 or ci == nil then return fmt(mean) end
+  return ("%s ± %s"):format(fmt(mean), fmt(ci, 2))
+end
+
+---------------------------------------------------------------------------
+-- plots
+
+local palette = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+                  "#17becf", "#7f7f7f", "#bcbd22" }
+
+-- Median and quartiles of train_error at each evaluation point over seeds.
+local function curve_band(rs, xfield)
+  local pts = {}
+  local n = math.huge
+  for _, r in ipairs(rs) do n = math.min(n, #(r.curve.update or {})) end
+  if n == math.huge then return pts end
+  for i = 1, n do
+    local ys, xs = {}, {}
+    for _, r in ipairs(rs) do
+      local y = r.curve.train_error[i]
+      if isnum(y) and y > 0 then ys[#ys + 1] = y end
+      xs[#xs + 1] = (xfield == "update") and r.curve.update[i] or r.curve.opt_seconds[i]
+    end
+    if #ys > 0 then
+      local med, q1, q3 = stats.median_iqr(ys)
+      pts[#pts + 1] = { stats.quantile(xs, 0.5), med, q1, q3 }
+    end
+  end
+  return pts
+end
+
+local function plot_script(title, xlabel, ylabel, series, logx)
+  local s = {
+    "set terminal svg size 560,380 dynamic enhanced font 'sans,10' background rgb 'white'",
+    ("set title %q"):format(title),
+    ("set xlabel %q"):format(xlabel),
+    ("set ylabel %q"):format(ylabel),
+    "set logscale y",
+    logx and "set logscale x" or "",
+    "set grid lc rgb '#dddddd'",
+    "set key top right font 'sans,9'",
+    "set style fill transparent solid 0.18 noborder",
+  }
+  local plots = {}
+  for i, ser in ipairs(series) do
+    if #ser.points > 0 then
+      s[#s + 1] = ("$d%d << EOD"):format(i)
+      for _, p in ipairs(ser.points) do
+        s[#s + 1] = ("%.10g %.10g %.10g %.10g"):format(p[1], p[2], p[3], p[4])
+      end
+      s[#s + 1] = "EOD"
+      local col = palette[(i - 1) % #palette + 1]
+      plots[#plots + 1] = ("$d%d using 1:3:4 with filledcurves lc rgb '%s' notitle"):format(i, col)
+      plots[#plots + 1] = ("$d%d using 1:2 with linespoints lw 2 pt 7 ps 0.4 lc rgb '%s' title %q"):format(
+        i, col, ser.title)
+    end
+  end
+  if #plots == 0 then return nil end
+  s[#s + 1] = "plot " .. table.concat(plots, ", \\\n     ")
+  return table.concat(s, "\n") .. "\n"
+end
+
+---------------------------------------------------------------------------
+-- the report
 
 local source_note = {
   real = "the real data set",
   original = "the paper's original data files",
-  regenerated = "REGENERATED data: a statistical match to the paper's data, not the original; " ..
-                "numbers are not directly comparable with the paper's tables",
-  synthetic = "a small synthetic data set (for tests and examples only)",
+  regenerated = "**regenerated** data: a statistical match to the paper's data set, not the original",
+  synthetic = "synthetic data generated by optbench",
 }
 
-function report.markdown(arg)
+function report.build(arg)
   local run, cells = arg.run or {}, arg.cells or {}
-  local out = {}
-  local function add(s) out[#out + 1] = s end
+  local doc = new_doc()
+  local plots = {}
+  local title = ("optbench report: suite %s, budget %s"):format(run.suite or "?", run.budget or "?")
+  doc:h(1, title)
 
-  add(("# optbench report: suite `%s`, budget `%s`"):format(run.suite or "?", run.budget or "?"))
-  add("")
+  local tasks = group_cells(cells)
+  local task_names = sorted_keys(tasks)
 
-  local by_task = {}
+  -- provenance and budget, up front
+  local regenerated, below_budget = {}, false
   for _, r in ipairs(cells) do
-    local t = r.cell.task.name
-    by_task[t] = by_task[t] or {}
-    table.insert(by_task[t], r)
+    if r.data and r.data.source == "regenerated" then regenerated[r.data.name] = true end
+    local fam_budget = (r.cell.task.name == "addition" or r.cell.task.name == "multiplication" or
+                        r.cell.task.name == "mem5" or r.cell.task.name == "mem20")
+                       and paper.budget.rnn_updates or paper.budget.autoencoder_updates
+    if (r.cell.updates or 0) < fam_budget then below_budget = true end
+  end
+  local total = #cells
+  local done, diverged = 0, 0
+  for _, r in ipairs(cells) do
+    if r.status == "done" then done = done + 1 elseif r.status == "diverged" then diverged = diverged + 1 end
+  end
+  doc:p(("%d cells: %d done, %d diverged, %d other. Errors are per-case sums of squared " ..
+         "reconstruction errors (autoencoders, SPEC §3.2) or the paper's zero-one errors (RNNs), " ..
+         "measured on the whole training and test sets at the end of each run."):format(
+         total, done, diverged, total - done - diverged))
+  if next(regenerated) then
+    doc:note(("Data: %s ran on regenerated data: statistical matches to the paper's data sets, not the " ..
+              "originals, so their numbers are not directly comparable with the paper's."):format(
+              table.concat(sorted_keys(regenerated), ", ")))
+  end
+  if below_budget then
+    doc:note("Budget: these runs are shorter than the paper's (750,000 updates per autoencoder run, " ..
+             "50,000 per RNN run), so the paper's numbers shown beside ours are a reference, " ..
+             "not a reproduction.")
   end
 
-  for _, task in ipairs(sorted_keys(by_task)) do
-    local rs = by_task[task]
-    table.sort(rs, function(a, b)
-      if a.cell.label ~= b.cell.label then return a.cell.label < b.cell.label end
-      if a.cell.lr ~= b.cell.lr then return a.cell.lr > b.cell.lr end
-      return a.cell.seed < b.cell.seed
-    end)
-    local d = rs[1].data or {}
-    add(("## Task `%s`"):format(task))
-    add("")
-    add(("Data: `%s`, %s (%s training cases in use, %s test cases; checksum %s)."):format(
-      d.name or "?", source_note[d.source] or (d.source or "unknown source"),
-      fmt(d.train_cases, 10), fmt(d.test_cases, 10), d.checksum or "?"))
-    add(("Budget: %s updates per cell, batch %s."):format(fmt(rs[1].cell.updates, 10),
-      fmt(rs[1].cell.task.batch or 200, 10)))
-    add("")
-    add("| method | optimizer | schedule | lr | seed | status | updates | train error | test error | ms/update |")
-    add("|---|---|---|---|---|---|---|---|---|---|")
-    for _, r in ipairs(rs) do
-      local sched = r.cell.schedule
-      local sp = {}
-      for _, k in ipairs(sorted_keys(sched.params or {})) do
-        sp[#sp + 1] = ("%s=%s"):format(k, fmt(sched.params[k], 6))
+  -- Table 1 layout
+  local t1rows = {}
+  for _, t in ipairs(paper.table1.tasks) do
+    if tasks[t] then
+      local ours = {}
+      for _, key in ipairs(tasks[t].order) do
+        local m = tasks[t].methods[key]
+        local col = table1_column(m.cell)
+        if col and m.cell.init.name == "sparse" and ((m.cell.init.params or {}).scale or 1) == 1 then
+          local med = stats.quantile(values(m.best, final_train), 0.5)
+          if not ours[col] or med < ours[col].med then ours[col] = { med = med, lr = m.best_lr } end
+        end
       end
-      local sdesc = sched.name .. (#sp > 0 and (" (" .. table.concat(sp, ", ") .. ")") or "")
-      add(("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |"):format(
-        r.cell.label, r.cell.optimizer.name, sdesc, fmt(r.cell.lr), fmt(r.cell.seed, 10),
-        r.status, fmt(r.updates_done, 10), fmt(r.final.train_error), fmt(r.final.test_error),
-        fmt(r.timing.ms_per_update, 3)))
+      local row = { t }
+      for i, col in ipairs(paper.table1.columns) do
+        local p = paper.table1.rows[t][col]
+        local o = ours[col]
+        if o then
+          row[#row + 1] = ("%s (lr %s) / %s"):format(fmt(o.med, 3), fmt(o.lr, 2), fmt(p, 3))
+        else
+          row[#row + 1] = ("not run / %s"):format(p and fmt(p, 3) or "NA")
+        end
+      end
+      t1rows[#t1rows + 1] = row
     end
-    add("")
+  end
+  if #t1rows > 0 then
+    doc:h(2, "Table 1 layout: final training error, ours / paper")
+    local header = { "task" }
+    for _, h in ipairs(paper.table1.headers) do header[#header + 1] = h end
+    doc:table(header, t1rows, "Each cell: our median final training error over seeds at the best " ..
+              "learning rate (shown), then the paper's number (SPEC §6). N = NAG, M = CM; columns are " ..
+              "mu_max of the paper's schedule. SGD-C and HF* are quoted by the paper from other work.")
   end
 
-  add("Errors are per-case sums of squared reconstruction errors (SPEC §3.2), on the whole")
-  add("training and test sets, at the end of the budget. ms/update is optimizer time only;")
-  add("evaluation time is excluded.")
-  add("")
+  -- Table 2: NAG before/after the final phase
+  local t2rows = {}
+  for _, t in ipairs(paper.table1.tasks) do
+    if tasks[t] then
+      for _, key in ipairs(tasks[t].order) do
+        local m = tasks[t].methods[key]
+        local sp = m.cell.schedule.params or {}
+        local fu = sp.final_updates or 1000
+        if m.cell.optimizer.name == "nag" and m.cell.schedule.name == "sutskever2013" and fu > 0 then
+          local before = {}
+          for _, r in ipairs(m.best) do
+            local target = r.cell.updates - fu
+            for i, u in ipairs(r.curve.update) do
+              if u == target then before[#before + 1] = r.curve.train_error[i] end
+            end
+          end
+          if #before > 0 then
+            local pt = paper.table2[t]
+            t2rows[#t2rows + 1] = { t, ("mu_max %s"):format(fmt(sp.mu_max or 0.99)),
+              median_str(before), median_str(values(m.best, final_train)),
+              pt and (fmt(pt.before) .. " → " .. fmt(pt.after) .. (" (mu_max %g)"):format(pt.mu_max)) or "–" }
+          end
+        end
+      end
+    end
+  end
+  if #t2rows > 0 then
+    doc:h(2, "Table 2 layout: NAG before and after the final low-momentum phase")
+    doc:table({ "task", "NAG setting", "before (ours)", "after (ours)", "paper before → after" }, t2rows,
+              "Training error at the start of the final phase (mu lowered to 0.9, learning rate unchanged) " ..
+              "and at the end; median [IQR] over seeds at the best learning rate.")
+  end
+
+  -- Table 3: sparse-init scale on CURVES
+  if tasks.curves then
+    local by_scale = {}
+    for _, key in ipairs(tasks.curves.order) do
+      local m = tasks.curves.methods[key]
+      if m.cell.init.name == "sparse" and m.cell.optimizer.name == "nag" then
+        local s = (m.cell.init.params or {}).scale or 1
+        local med = stats.quantile(values(m.best, final_train), 0.5)
+        if not by_scale[s] or med < by_scale[s] then by_scale[s] = med end
+      end
+    end
+    if next(by_scale) and next(by_scale, next(by_scale)) then
+      local header, ours, theirs = { "" }, { "ours (best NAG)" }, { "paper" }
+      for i, s in ipairs(paper.table3.scales) do
+        header[#header + 1] = "scale " .. fmt(s)
+        ours[#ours + 1] = by_scale[s] and fmt(by_scale[s], 3) or "not run"
+        theirs[#theirs + 1] = fmt(paper.table3.errors[i], 3)
+      end
+      doc:h(2, "Table 3 layout: CURVES training error by sparse-initialization scale")
+      doc:table(header, { ours, theirs })
+    end
+  end
+
+  -- Table 5 layout
+  local t5rows = {}
+  for _, t in ipairs(paper.table5.tasks) do
+    if tasks[t] then
+      local ours = {}
+      for _, key in ipairs(tasks[t].order) do
+        local m = tasks[t].methods[key]
+        local col = table5_column(m.cell)
+        if col then
+          local xs = values(m.best, final_train)
+          local mean = stats.mean_ci(xs)
+          if not ours[col] or mean < ours[col].mean then ours[col] = { mean = mean, lr = m.best_lr } end
+        end
+      end
+      local row = { t }
+      for _, col in ipairs(paper.table5.columns) do
+        local p = paper.table5.rows[t][col]
+        local o = ours[col]
+        row[#row + 1] = o and ("%s (lr %s) / %s"):format(fmt(o.mean, 3), fmt(o.lr, 2), fmt(p, 3))
+                        or ("not run / %s"):format(fmt(p, 3))
+      end
+      t5rows[#t5rows + 1] = row
+    end
+  end
+  if #t5rows > 0 then
+    doc:h(2, "Table 5 layout: RNN zero-one errors, ours / paper")
+    local header = { "problem" }
+    for _, c in ipairs(paper.table5.columns) do header[#header + 1] = c end
+    doc:table(header, t5rows, "Mean over seeds at the best learning rate, then the paper's number. " ..
+              "Columns are mu_0 after the 0.9 warm-up; N = NAG, M = CM.")
+  end
+
+  -- per task
+  local timing = {}
+  for ti, t in ipairs(task_names) do
+    local T = tasks[t]
+    local first = T.methods[T.order[1]].best[1]
+    local d = first.data or {}
+    doc:h(2, ("Task `%s`"):format(t))
+    doc:p(("Data: `%s`, %s (%s training cases in use, %s test cases, checksum `%s`). " ..
+           "Budget: %s updates per cell, batch %s."):format(
+           d.name or "?", source_note[d.source] or (d.source or "?"), fmt(d.train_cases, 10),
+           fmt(d.test_cases, 10), d.checksum or "?", fmt(first.cell.updates, 10),
+           fmt(first.cell.task.batch or (first.model and first.model.batch) or 200, 10)))
+
+    -- target for time-to-target
+    local best_final = inf
+    for _, key in ipairs(T.order) do
+      local med = stats.quantile(values(T.methods[key].best, final_train), 0.5)
+      if med < best_final then best_final = med end
+    end
+    local target = (arg.targets and arg.targets[t]) or (best_final < inf and 2 * best_final or nil)
+
+    local rows = {}
+    local series_u, series_s = {}, {}
+    for _, key in ipairs(T.order) do
+      local m = T.methods[key]
+      local rs = m.best
+      local finals = values(rs, final_train)
+      local tests = values(rs, function(r) return r.status == "done" and r.final.test_error or inf end)
+      local ttt = values(rs, function(r)
+        if not target then return inf end
+        for i, e in ipairs(r.curve.train_error) do
+          if isnum(e) and e <= target then return r.curve.opt_seconds[i] end
+        end
+        return inf
+      end)
+      local statuses = {}
+      for _, r in ipairs(rs) do statuses[r.status] = (statuses[r.status] or 0) + 1 end
+      local st = {}
+      for _, k in ipairs(sorted_keys(statuses)) do st[#st + 1] = ("%d %s"):format(statuses[k], k) end
+      rows[#rows + 1] = { m.label, fmt(m.best_lr), tostring(#rs), table.concat(st, ", "),
+                          median_str(finals), mean_str(finals), median_str(tests), median_str(ttt) }
+      series_u[#series_u + 1] = { title = m.label, points = curve_band(rs, "update") }
+      series_s[#series_s + 1] = { title = m.label, points = curve_band(rs, "seconds") }
+      -- timing per optimizer label
+      local tk = t .. "\0" .. m.label
+      local ms, ups, gf, share = {}, {}, {}, {}
+      for _, lr_rs in pairs(m.by_lr) do
+        for _, r in ipairs(lr_rs) do
+          local x = r.timing and r.timing.ms_per_update
+          if isnum(x) and x > 0 then
+            ms[#ms + 1] = x
+            ups[#ups + 1] = 1000 / x
+            if r.model and isnum(r.model.flops_per_update) then
+              gf[#gf + 1] = r.model.flops_per_update / (x * 1e6)
+            end
+            local o, e = r.timing.optimizer_seconds, r.timing.eval_seconds
+            if isnum(o) and isnum(e) and o + e > 0 then share[#share + 1] = e / (o + e) end
+          end
+        end
+      end
+      timing[#timing + 1] = { t, m.label, m.cell.optimizer.name, ms, ups, gf, share }
+    end
+    doc:table({ "method", "best lr", "seeds", "status", "final train error, median [IQR]",
+                "mean ± 95% CI", "test error, median [IQR]",
+                ("optimizer s to train error ≤ %s"):format(fmt(target, 3)) }, rows,
+              "Statistics over seeds at each method's best learning rate (lowest median final " ..
+              "training error). ∞: diverged, or the target was never reached.")
+    local name_u, name_s = ("curve-%d-updates"):format(ti), ("curve-%d-seconds"):format(ti)
+    local su = plot_script(("%s: training error vs updates"):format(t), "updates",
+                           "training error (median, IQR band over seeds)", series_u, false)
+    local ss = plot_script(("%s: training error vs optimizer time"):format(t), "optimizer seconds",
+                           "training error (median, IQR band over seeds)", series_s, false)
+    if su then
+      plots[#plots + 1] = { name = name_u, title = t .. ": training error vs updates", script = su }
+      doc:plot(name_u, t .. ": training error vs updates")
+    end
+    if ss then
+      plots[#plots + 1] = { name = name_s, title = t .. ": training error vs optimizer seconds", script = ss }
+      doc:plot(name_s, t .. ": training error vs optimizer seconds")
+    end
+
+    -- every cell
+    local all = {}
+    local results = {}
+    for _, key in ipairs(T.order) do
+      for _, lr in ipairs(sorted_keys(T.methods[key].by_lr, function(a, b) return a > b end)) do
+        for _, r in ipairs(T.methods[key].by_lr[lr]) do results[#results + 1] = r end
+      end
+    end
+    for _, r in ipairs(results) do
+      all[#all + 1] = { r.cell.label, fmt(r.cell.lr), tostring(r.cell.seed), r.status,
+                        fmt(r.updates_done, 10), fmt(r.final.train_error), fmt(r.final.test_error),
+                        fmt(r.timing.ms_per_update, 3) }
+    end
+    doc:details(("All %d cells of task `%s`"):format(#results, t),
+                { "method", "lr", "seed", "status", "updates", "train error", "test error", "ms/update" }, all)
+  end
+
+  -- timing
+  if #timing > 0 then
+    doc:h(2, "Timing")
+    local rows = {}
+    for _, x in ipairs(timing) do
+      rows[#rows + 1] = { x[1], x[2], x[3], median_str(x[4]), fmt(stats.quantile(x[5], 0.5), 4),
+                          fmt(stats.quantile(x[6], 0.5), 3),
+                          #x[7] > 0 and (fmt(100 * stats.quantile(x[7], 0.5), 3) .. "%") or "–" }
+    end
+    doc:table({ "task", "method", "optimizer", "ms/update, median [IQR]", "updates/s", "GFLOP/s",
+                "evaluation share of wall time" }, rows,
+              "Over all cells of each method. Optimizer time excludes evaluation. GFLOP/s from the " ..
+              "model's FLOP count (about 6 x parameters x batch per autoencoder update).")
+  end
+
+  -- environment
   local env = run.environment or (cells[1] and cells[1].environment) or {}
-  add("## Environment")
-  add("")
-  add(("optbench %s (git %s, numerics %s), %s %s build; OpenBLAS %s with %s threads; CPU %s (%s online); %s."):format(
-    env.optbench_version or "?", env.git_hash or "?", env.numerics_version or "?",
-    env.compiler or "?", env.build_type or "?", env.openblas or "?", fmt(env.blas_threads, 4),
-    env.cpu or "?", fmt(env.cpus_online, 4), env.date or "?"))
-  add("")
-  return table.concat(out, "\n")
+  doc:h(2, "Environment")
+  doc:table({ "item", "value" }, {
+    { "optbench", ("%s (git %s)"):format(env.optbench_version or "?", env.git_hash or "?") },
+    { "numerics version", tostring(env.numerics_version or "?") },
+    { "compiler, build", ("%s, %s"):format(env.compiler or "?", env.build_type or "?") },
+    { "OpenBLAS", tostring(env.openblas or "?") },
+    { "BLAS threads", tostring(env.blas_threads or "?") },
+    { "CPU", ("%s (%s online)"):format(env.cpu or "?", tostring(env.cpus_online or "?")) },
+    { "date", tostring(env.date or "?") },
+  })
+
+  return { markdown = doc:markdown(), html = doc:html(title), plots = plots, csv = report.csv(cells) }
 end
+
+--- summary.csv in long format: one row per cell, seed and evaluation point.
+function report.csv(cells)
+  local out = { "cell_key,task,data_source,label,optimizer,schedule,init,lr,seed,status,update," ..
+                "opt_seconds,eval_seconds,train_loss,train_error,test_error,lr_t,mu_t" }
+  local function num(x) return isnum(x) and ("%.17g"):format(x) or "" end
+  local function str(s)
+    s = tostring(s or "")
+    if s:find('[,"\n]') then s = '"' .. s:gsub('"', '""') .. '"' end
+    return s
+  end
+  for _, r in ipairs(cells) do
+    local c, cv = r.cell, r.curve or {}
+    for i, u in ipairs(cv.update or {}) do
+      out[#out + 1] = table.concat({
+        str(r.cell_key), str(c.task.name), str(r.data and r.data.source), str(c.label),
+        str(c.optimizer.name), str(c.schedule.name), str(c.init.name), num(c.lr), tostring(c.seed),
+        str(r.status), tostring(u), num(cv.opt_seconds[i]), num(cv.eval_seconds[i]),
+        num(cv.train_loss[i]), num(cv.train_error[i]), num(cv.test_error[i]), num(cv.lr[i]),
+        num(cv.mu[i]) }, ",")
+    end
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
+-- Markdown alone (kept for callers that want only the text).
+function report.markdown(arg) return report.build(arg).markdown end
 
 return report
