@@ -66,7 +66,7 @@ command -v npm >/dev/null ||
   die "npm not found; install it (Debian/Ubuntu: sudo apt-get install npm) and run this again"
 command -v tar >/dev/null || die "tar not found; install it (Debian/Ubuntu: sudo apt-get install tar)"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fetch-mnist.XXXXXX") || die "cannot create a temporary directory"
+tmp=$(mktemp -d -t fetch-mnist.XXXXXX) || die "cannot create a temporary directory"
 cleanup() {
   rm -rf "$tmp"
   rm -f "$dest"/.tmp-$$-* 2>/dev/null || true
