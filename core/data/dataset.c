@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "mnist.h"
 #include "rng.h"
 
 const char *ob_data_source_name(ob_data_source s) {
@@ -89,6 +90,7 @@ static const struct {
     ob_data_loader load;
 } loaders[] = {
     {"toy", load_toy},
+    {"mnist", ob_mnist_load},
 };
 
 int ob_dataset_load(const char *name, const ob_data_config *cfg, ob_dataset *out, ob_error *err) {

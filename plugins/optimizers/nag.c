@@ -1,0 +1,134 @@
+/* nag.c -- Nesterov's accelerated gradient in momentum form, direct form
+ * (SPEC 1.2, paper eq. 3-4 and appendix eq. 14).
+ *
+ *   x_t         = theta_t + mu_t v_t           (look-ahead point)
+ *   v_{t+1}     = mu_t v_t - lr_t g(x_t)
+ *   theta_{t+1} = theta_t + v_{t+1}
+ *
+ * The same mu_t is used in the look-ahead and in the decay of v. v_0 = 0.
+ * lr_t and mu_t come from the schedule plugin; NAG declares no parameters of
+ * its own. Arithmetic is float32 in plain loops.
+ *
+ * The stored point is theta itself (not the look-ahead), so errors are
+ * reported at the current parameters theta: report_point returns
+ * problem->params. info->loss is the mini-batch loss that loss_grad returned
+ * at the look-ahead point x_t, where the gradient was taken.
+ *
+ * State (allocated in create, freed in destroy; step allocates nothing):
+ *   v  velocity, n_params floats   -- the checkpoint (state_size bytes)
+ *   g  gradient buffer, n_params floats (scratch)
+ *   x  look-ahead buffer, n_params floats (scratch) */
+#include <stdio.h>
+#include <string.h>
+
+#include "optbench/plugin.h"
+
+typedef struct nag_state {
+    const ob_host *host;
+    size_t n;
+    float *v; /* velocity, n floats   */
+    float *g; /* gradient, n floats   */
+    float *x; /* look-ahead, n floats */
+} nag_state;
+
+static void nag_destroy(void *state) {
+    nag_state *s = state;
+    if (!s) return;
+    const ob_host *host = s->host;
+    host->free(s->v);
+    host->free(s->g);
+    host->free(s->x);
+    host->free(s);
+}
+
+static int nag_create(const ob_host *host, const ob_problem *problem, const double *params,
+                      ob_rng *rng, void **state, char *err, size_t errlen) {
+    (void)params;
+    (void)rng;
+    *state = NULL;
+    nag_state *s = host->alloc(sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "nag: out of memory for the optimizer state");
+        return OB_ENOMEM;
+    }
+    s->host = host;
+    s->n = problem->n_params;
+    s->v = host->alloc(s->n * sizeof(float)); /* zero-filled: v_0 = 0 */
+    s->g = host->alloc(s->n * sizeof(float));
+    s->x = host->alloc(s->n * sizeof(float));
+    if (!s->v || !s->g || !s->x) {
+        nag_destroy(s);
+        snprintf(err, errlen, "nag: out of memory for 3 vectors of %zu floats", problem->n_params);
+        return OB_ENOMEM;
+    }
+    *state = s;
+    return OB_OK;
+}
+
+static int nag_step(void *state, const ob_problem *problem, uint64_t t, double lr, double mu,
+                    ob_step_info *info) {
+    (void)t;
+    nag_state *s = state;
+    if (problem->n_params != s->n) return OB_EINVAL;
+    const float m = (float)mu, e = (float)lr;
+    float *theta = problem->params, *v = s->v, *x = s->x;
+    const float *g = s->g;
+    for (size_t i = 0; i < s->n; i++) x[i] = theta[i] + m * v[i];
+    double loss = 0;
+    int rc = problem->loss_grad(problem->ctx, x, s->g, &loss);
+    info->loss = loss;
+    if (rc != OB_OK) return rc;
+    for (size_t i = 0; i < s->n; i++) {
+        v[i] = m * v[i] - e * g[i];
+        theta[i] += v[i];
+    }
+    return OB_OK;
+}
+
+static const float *nag_report_point(void *state, const ob_problem *problem, float *out) {
+    (void)state;
+    (void)out;
+    return problem->params;
+}
+
+static size_t nag_state_size(void *state) { return ((nag_state *)state)->n * sizeof(float); }
+
+static int nag_save_state(void *state, void *buf, size_t len) {
+    nag_state *s = state;
+    if (len != nag_state_size(s)) return OB_EINVAL;
+    memcpy(buf, s->v, len);
+    return OB_OK;
+}
+
+static int nag_load_state(void *state, const void *buf, size_t len) {
+    nag_state *s = state;
+    if (len != nag_state_size(s)) return OB_EINVAL;
+    memcpy(s->v, buf, len);
+    return OB_OK;
+}
+
+static const ob_optimizer_ops ops = {
+    .struct_size = sizeof(ob_optimizer_ops),
+    .create = nag_create,
+    .step = nag_step,
+    .report_point = nag_report_point,
+    .state_size = nag_state_size,
+    .save_state = nag_save_state,
+    .load_state = nag_load_state,
+    .destroy = nag_destroy,
+};
+
+static const ob_plugin_desc desc = {
+    .abi_version = OB_ABI_VERSION,
+    .struct_size = sizeof(ob_plugin_desc),
+    .kind = OB_PLUGIN_OPTIMIZER,
+    .name = "nag",
+    .doc = "Nesterov momentum: v = mu v - lr g(theta + mu v); theta += v",
+    .version = "1.0",
+    .params = NULL,
+    .n_params = 0,
+    .optimizer = &ops,
+};
+
+OB_EXPORT const ob_plugin_desc *ob_plugin_entry(void);
+OB_EXPORT const ob_plugin_desc *ob_plugin_entry(void) { return &desc; }

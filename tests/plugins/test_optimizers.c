@@ -1,0 +1,239 @@
+/* The optimizer plugins (sgd, cm, nag) against hand-computed trajectories,
+ * and their contract: checkpoints, no allocation in step, errors passed on.
+ *
+ * Problem: f(x) = 0.5 x^T A x with A = diag(1, 10), x0 = (1, 1),
+ * lr = 0.05, mu = 0.9 (so grad f(x) = (x1, 10 x2)).
+ *
+ * Tolerance for the hand-computed trajectories: 1e-6 absolute. The values
+ * are O(1) and each step adds a handful of float32 roundings (unit roundoff
+ * 2^-24 = 6e-8) to the previous error, so three steps stay well below 1e-6;
+ * a wrong formula (e.g. NAG's gradient at theta instead of the look-ahead)
+ * is off by 1e-2 or more. Losses are double sums of float points: 1e-6. */
+#include "plugin_fixture.h"
+
+static const double A2[4] = {1, 0, 0, 10};
+#define LR 0.05
+#define MU 0.9
+#define TOL 1e-6
+
+typedef struct expect {
+    double loss;  /* loss_grad's value, at the point of the gradient */
+    double v[2];  /* velocity after the step                         */
+    double x[2];  /* parameters after the step                       */
+} expect;
+
+/* Runs three steps of `name` and compares with the hand values. */
+static void check_trajectory(const char *name, const expect want[3]) {
+    ob_plugin p;
+    fixture_open(name, OB_PLUGIN_OPTIMIZER, &p);
+    quad q = {.n = 2, .A = A2};
+    float theta[2] = {1, 1};
+    ob_problem prob = quad_problem(&q, theta);
+    void *st = fixture_create(&p, &prob);
+    const ob_optimizer_ops *ops = p.desc->optimizer;
+    assert_int_equal(ops->state_size(st), 2 * sizeof(float));
+    for (int t = 0; t < 3; t++) {
+        ob_step_info info = {.struct_size = sizeof info, .loss = NAN};
+        assert_int_equal(ops->step(st, &prob, (uint64_t)t, LR, MU, &info), OB_OK);
+        float v[2];
+        assert_int_equal(ops->save_state(st, v, sizeof v), OB_OK);
+        char label[64];
+        snprintf(label, sizeof label, "%s step %d theta", name, t);
+        assert_true(fixture_max_abs_diff(label, theta, want[t].x, 2) < TOL);
+        snprintf(label, sizeof label, "%s step %d velocity", name, t);
+        assert_true(fixture_max_abs_diff(label, v, want[t].v, 2) < TOL);
+        fprintf(stderr, "%s step %d loss %.9g, expected %.9g\n", name, t, info.loss,
+                want[t].loss);
+        assert_true(fabs(info.loss - want[t].loss) < TOL);
+        assert_ptr_equal(ops->report_point(st, &prob, NULL), theta);
+    }
+    assert_int_equal(q.calls, 3); /* one gradient per step */
+    ops->destroy(st);
+    ob_plugin_close(&p);
+}
+
+/* CM (SPEC 1.1): v' = mu v - lr g(x), x' = x + v'.
+ *   t=0: g = (1, 10);          v = (-0.05, -0.5);               x = (0.95, 0.5)
+ *   t=1: g = (0.95, 5);        v = (-0.045 - 0.0475, -0.45 - 0.25)
+ *                                = (-0.0925, -0.7);             x = (0.8575, -0.2)
+ *   t=2: g = (0.8575, -2);     v = (-0.08325 - 0.042875, -0.63 + 0.1)
+ *                                = (-0.126125, -0.53);          x = (0.731375, -0.73)
+ * Loss at x_t: 0.5 (x1^2 + 10 x2^2) = 5.5, 0.5 (0.9025 + 2.5) = 1.70125,
+ *   0.5 (0.73530625 + 0.4) = 0.567653125. */
+static void test_cm_three_steps_by_hand(void **state) {
+    (void)state;
+    const expect want[3] = {
+        {5.5, {-0.05, -0.5}, {0.95, 0.5}},
+        {1.70125, {-0.0925, -0.7}, {0.8575, -0.2}},
+        {0.567653125, {-0.126125, -0.53}, {0.731375, -0.73}},
+    };
+    check_trajectory("cm", want);
+}
+
+/* NAG (SPEC 1.2): y = x + mu v, v' = mu v - lr g(y), x' = x + v'.
+ *   t=0: y = (1, 1) (v = 0);   g = (1, 10);   v = (-0.05, -0.5);   x = (0.95, 0.5)
+ *   t=1: y = (0.95 - 0.045, 0.5 - 0.45) = (0.905, 0.05);  g = (0.905, 0.5)
+ *        v = (-0.045 - 0.04525, -0.45 - 0.025) = (-0.09025, -0.475)
+ *        x = (0.85975, 0.025)
+ *   t=2: y = (0.85975 - 0.081225, 0.025 - 0.4275) = (0.778525, -0.4025)
+ *        g = (0.778525, -4.025)
+ *        v = (-0.081225 - 0.03892625, -0.4275 + 0.20125) = (-0.12015125, -0.22625)
+ *        x = (0.73959875, -0.20125)
+ * Loss at y: 5.5, 0.5 (0.819025 + 0.025) = 0.4220125,
+ *   0.5 (0.606101175625 + 1.620062500) = 1.1130818378125. */
+static void test_nag_three_steps_by_hand(void **state) {
+    (void)state;
+    const expect want[3] = {
+        {5.5, {-0.05, -0.5}, {0.95, 0.5}},
+        {0.4220125, {-0.09025, -0.475}, {0.85975, 0.025}},
+        {1.1130818378125, {-0.12015125, -0.22625}, {0.73959875, -0.20125}},
+    };
+    check_trajectory("nag", want);
+}
+
+/* SGD: x' = x - lr g(x), mu ignored: from (1, 1), g = (1, 10), so
+ * x' = (0.95, 0.5); loss 5.5. Its checkpoint is empty. */
+static void test_sgd_one_step(void **state) {
+    (void)state;
+    ob_plugin p;
+    fixture_open("sgd", OB_PLUGIN_OPTIMIZER, &p);
+    const ob_optimizer_ops *ops = p.desc->optimizer;
+    quad q = {.n = 2, .A = A2};
+    float theta[2] = {1, 1};
+    ob_problem prob = quad_problem(&q, theta);
+    void *st = fixture_create(&p, &prob);
+    ob_step_info info = {.struct_size = sizeof info, .loss = NAN};
+    assert_int_equal(ops->step(st, &prob, 0, LR, MU, &info), OB_OK);
+    const double want[2] = {0.95, 0.5};
+    assert_true(fixture_max_abs_diff("sgd theta", theta, want, 2) < TOL);
+    assert_true(fabs(info.loss - 5.5) < TOL);
+    assert_int_equal(ops->state_size(st), 0);
+    assert_int_equal(ops->save_state(st, NULL, 0), OB_OK);
+    assert_int_equal(ops->load_state(st, NULL, 0), OB_OK);
+    char one;
+    assert_int_equal(ops->load_state(st, &one, 1), OB_EINVAL);
+    assert_ptr_equal(ops->report_point(st, &prob, NULL), theta);
+    ops->destroy(st);
+    ob_plugin_close(&p);
+}
+
+/* A checkpoint after 3 steps, loaded into a fresh optimizer with the same
+ * parameters, continues bitwise identically (memcmp, no tolerance). A
+ * buffer of the wrong length is refused with OB_EINVAL. */
+static void check_roundtrip(const char *name) {
+    ob_plugin p;
+    fixture_open(name, OB_PLUGIN_OPTIMIZER, &p);
+    const ob_optimizer_ops *ops = p.desc->optimizer;
+    /* a non-diagonal SPD matrix, so coordinates interact */
+    static const double A3[9] = {3, 1, 0.5, 1, 2, 0.25, 0.5, 0.25, 1};
+    quad q = {.n = 3, .A = A3};
+    float theta[3] = {1, -2, 0.5};
+    ob_problem prob = quad_problem(&q, theta);
+    void *a = fixture_create(&p, &prob);
+    ob_step_info info = {.struct_size = sizeof info};
+    for (uint64_t t = 0; t < 3; t++) assert_int_equal(ops->step(a, &prob, t, 0.1, 0.9, &info), 0);
+
+    size_t len = ops->state_size(a);
+    assert_int_equal(len, 3 * sizeof(float));
+    unsigned char buf[3 * sizeof(float)];
+    assert_int_equal(ops->save_state(a, buf, len), OB_OK);
+    assert_int_equal(ops->save_state(a, buf, len - 1), OB_EINVAL);
+    float saved[3];
+    memcpy(saved, theta, sizeof saved);
+
+    for (uint64_t t = 3; t < 6; t++) assert_int_equal(ops->step(a, &prob, t, 0.1, 0.9, &info), 0);
+    float cont_a[3];
+    memcpy(cont_a, theta, sizeof cont_a);
+
+    memcpy(theta, saved, sizeof saved);
+    void *b = fixture_create(&p, &prob);
+    assert_int_equal(ops->load_state(b, buf, len + 1), OB_EINVAL);
+    assert_int_equal(ops->load_state(b, buf, len), OB_OK);
+    for (uint64_t t = 3; t < 6; t++) assert_int_equal(ops->step(b, &prob, t, 0.1, 0.9, &info), 0);
+    if (memcmp(cont_a, theta, sizeof theta) != 0)
+        fail_msg("%s: continuation after load_state differs: %.9g %.9g %.9g vs %.9g %.9g %.9g",
+                 name, cont_a[0], cont_a[1], cont_a[2], theta[0], theta[1], theta[2]);
+    unsigned char va[sizeof buf], vb[sizeof buf];
+    assert_int_equal(ops->save_state(a, va, len), OB_OK);
+    assert_int_equal(ops->save_state(b, vb, len), OB_OK);
+    assert_memory_equal(va, vb, len);
+    ops->destroy(a);
+    ops->destroy(b);
+    ops->destroy(NULL);
+    ob_plugin_close(&p);
+}
+
+static void test_checkpoint_roundtrip_cm(void **state) {
+    (void)state;
+    check_roundtrip("cm");
+}
+
+static void test_checkpoint_roundtrip_nag(void **state) {
+    (void)state;
+    check_roundtrip("nag");
+}
+
+/* step() allocates nothing through the host (create does). */
+static void test_step_allocates_nothing(void **state) {
+    (void)state;
+    const char *names[] = {"sgd", "cm", "nag"};
+    for (size_t k = 0; k < 3; k++) {
+        ob_plugin p;
+        fixture_open(names[k], OB_PLUGIN_OPTIMIZER, &p);
+        quad q = {.n = 2, .A = A2};
+        float theta[2] = {1, 1};
+        ob_problem prob = quad_problem(&q, theta);
+        unsigned long before_create = ob_host_alloc_count();
+        void *st = fixture_create(&p, &prob);
+        assert_true(ob_host_alloc_count() > before_create);
+        unsigned long before = ob_host_alloc_count();
+        ob_step_info info = {.struct_size = sizeof info};
+        for (uint64_t t = 0; t < 10; t++)
+            assert_int_equal(p.desc->optimizer->step(st, &prob, t, LR, MU, &info), OB_OK);
+        assert_int_equal(ob_host_alloc_count(), before);
+        p.desc->optimizer->destroy(st);
+        ob_plugin_close(&p);
+    }
+}
+
+/* A failing loss_grad (OB_EDIVERGED) is returned as is, and the parameters
+ * and the velocity stay untouched. */
+static void test_diverged_is_passed_on(void **state) {
+    (void)state;
+    const char *names[] = {"sgd", "cm", "nag"};
+    for (size_t k = 0; k < 3; k++) {
+        ob_plugin p;
+        fixture_open(names[k], OB_PLUGIN_OPTIMIZER, &p);
+        const ob_optimizer_ops *ops = p.desc->optimizer;
+        quad q = {.n = 2, .A = A2};
+        float theta[2] = {1, 1};
+        ob_problem prob = quad_problem(&q, theta);
+        void *st = fixture_create(&p, &prob);
+        ob_step_info info = {.struct_size = sizeof info};
+        assert_int_equal(ops->step(st, &prob, 0, LR, MU, &info), OB_OK);
+        float before[2], v0[2] = {0, 0}, v1[2] = {0, 0};
+        memcpy(before, theta, sizeof before);
+        size_t len = ops->state_size(st);
+        assert_int_equal(ops->save_state(st, v0, len), OB_OK);
+        q.diverge = 1;
+        assert_int_equal(ops->step(st, &prob, 1, LR, MU, &info), OB_EDIVERGED);
+        assert_memory_equal(before, theta, sizeof before);
+        assert_int_equal(ops->save_state(st, v1, len), OB_OK);
+        assert_memory_equal(v0, v1, sizeof v0);
+        ops->destroy(st);
+        ob_plugin_close(&p);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cm_three_steps_by_hand),
+        cmocka_unit_test(test_nag_three_steps_by_hand),
+        cmocka_unit_test(test_sgd_one_step),
+        cmocka_unit_test(test_checkpoint_roundtrip_cm),
+        cmocka_unit_test(test_checkpoint_roundtrip_nag),
+        cmocka_unit_test(test_step_allocates_nothing),
+        cmocka_unit_test(test_diverged_is_passed_on),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
