@@ -395,29 +395,55 @@ void ob_suite_free(ob_suite *s) {
     s->cells = s->budgets = s->plugin_dirs = NULL;
 }
 
-int ob_lua_call_string(const char *module, const char *fn, const json_t *arg, char **out,
-                       ob_error *err) {
-    *out = NULL;
-    sandbox sb;
-    lua_State *L = new_state(&sb, module);
+/* Calls module.fn(arg) in a fresh sandbox; leaves the state open with
+ * the result on top, or fails. */
+static int call_module(lua_State **Lp, sandbox *sb, const char *module, const char *fn,
+                       const json_t *arg, ob_error *err) {
+    lua_State *L = new_state(sb, module);
+    *Lp = L;
     if (!L) return ob_fail(err, OB_ENOMEM, "cannot create a Lua state");
     int rc = load_module(L, "optbench", "optbench", err);
     if (rc == OB_OK && strcmp(module, "optbench") != 0) {
         lua_pop(L, 1);
         rc = load_module(L, module, module, err);
     }
+    if (rc != OB_OK) return rc;
+    lua_getfield(L, -1, fn);
+    push_json(L, arg);
+    sb->instructions = 0;
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK)
+        return ob_fail(err, OB_EFORMAT, "%s.%s: %s", module, fn, lua_tostring(L, -1));
+    return OB_OK;
+}
+
+int ob_lua_call_string(const char *module, const char *fn, const json_t *arg, char **out,
+                       ob_error *err) {
+    *out = NULL;
+    sandbox sb;
+    lua_State *L = NULL;
+    int rc = call_module(&L, &sb, module, fn, arg, err);
     if (rc == OB_OK) {
-        lua_getfield(L, -1, fn);
-        push_json(L, arg);
-        sb.instructions = 0;
-        if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-            rc = ob_fail(err, OB_EFORMAT, "%s.%s: %s", module, fn, lua_tostring(L, -1));
-        } else if (!lua_isstring(L, -1)) {
+        if (!lua_isstring(L, -1))
             rc = ob_fail(err, OB_EFORMAT, "%s.%s returned no string", module, fn);
-        } else {
+        else
             *out = strdup(lua_tostring(L, -1));
-        }
     }
-    lua_close(L);
+    if (L) lua_close(L);
+    return rc;
+}
+
+int ob_lua_call_json(const char *module, const char *fn, const json_t *arg, json_t **out,
+                     ob_error *err) {
+    *out = NULL;
+    sandbox sb;
+    lua_State *L = NULL;
+    int rc = call_module(&L, &sb, module, fn, arg, err);
+    if (rc == OB_OK) {
+        char ctx[256];
+        snprintf(ctx, sizeof ctx, "%s.%s", module, fn);
+        *out = to_json(L, -1, 0, ctx, err);
+        if (!*out) rc = err ? err->code : OB_EFORMAT;
+    }
+    if (L) lua_close(L);
     return rc;
 }

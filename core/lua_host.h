@@ -32,6 +32,11 @@ void ob_suite_free(ob_suite *s);
 int ob_lua_call_string(const char *module, const char *fn, const json_t *arg, char **out,
                        ob_error *err);
 
+/* The same, returning the function's result converted to JSON (tables
+ * become objects or arrays; new reference in *out). */
+int ob_lua_call_json(const char *module, const char *fn, const json_t *arg, json_t **out,
+                     ob_error *err);
+
 /* Where the Lua library lives (OPTBENCH_LUA_DIR or the source tree's lua/). */
 const char *ob_lua_dir(void);
 

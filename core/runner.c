@@ -497,7 +497,7 @@ int ob_run_suite(const char *suite_path, const ob_run_options *opt, int *failed,
     rc = ob_report_dir(out_dir, &md, err);
     if (rc == OB_OK) {
         fputs(md, stdout);
-        fprintf(stderr, "optbench: wrote %s/report.md and %s/summary.csv\n", out_dir, out_dir);
+        fprintf(stderr, "optbench: wrote %s/report.md, report.html and summary.csv\n", out_dir);
     }
     free(md);
 out:
@@ -556,81 +556,5 @@ int ob_plan_suite(const char *suite_path, const char *budget, ob_error *err) {
                total * sysconf(_SC_NPROCESSORS_ONLN) / 3600.0);
     }
     prepared_free(&p);
-    return rc;
-}
-
-/* ---- reports -------------------------------------------------------------------- */
-
-static void csv_field(FILE *f, const json_t *v) {
-    if (json_is_string(v)) fprintf(f, "%s", json_string_value(v));
-    else if (json_is_integer(v)) fprintf(f, "%lld", (long long)json_integer_value(v));
-    else if (json_is_real(v)) fprintf(f, "%.17g", json_real_value(v));
-    else if (json_is_true(v)) fputs("true", f);
-    else if (json_is_false(v)) fputs("false", f);
-}
-
-static int write_summary_csv(const char *run_dir, const json_t *cells, ob_error *err) {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    fputs("cell_key,task,data_source,label,optimizer,schedule,lr,seed,status,updates_done,"
-          "train_error,test_error,train_loss,ms_per_update,optimizer_seconds,eval_seconds\n", f);
-    size_t i;
-    json_t *r;
-    json_array_foreach(cells, i, r) {
-        const json_t *cell = json_object_get(r, "cell");
-        const json_t *vals[] = {
-            json_object_get(r, "cell_key"),
-            json_object_get(json_object_get(cell, "task"), "name"),
-            json_object_get(json_object_get(r, "data"), "source"),
-            json_object_get(cell, "label"),
-            json_object_get(json_object_get(cell, "optimizer"), "name"),
-            json_object_get(json_object_get(cell, "schedule"), "name"),
-            json_object_get(cell, "lr"),
-            json_object_get(cell, "seed"),
-            json_object_get(r, "status"),
-            json_object_get(r, "updates_done"),
-            json_object_get(json_object_get(r, "final"), "train_error"),
-            json_object_get(json_object_get(r, "final"), "test_error"),
-            json_object_get(json_object_get(r, "final"), "train_loss"),
-            json_object_get(json_object_get(r, "timing"), "ms_per_update"),
-            json_object_get(json_object_get(r, "timing"), "optimizer_seconds"),
-            json_object_get(json_object_get(r, "timing"), "eval_seconds"),
-        };
-        for (size_t k = 0; k < sizeof vals / sizeof vals[0]; k++) {
-            if (k) fputc(',', f);
-            csv_field(f, vals[k]);
-        }
-        fputc('\n', f);
-    }
-    fclose(f);
-    char path[4200];
-    snprintf(path, sizeof path, "%s/summary.csv", run_dir);
-    int rc = ob_write_text_atomic(path, buf, err);
-    free(buf);
-    return rc;
-}
-
-int ob_report_dir(const char *run_dir, char **markdown, ob_error *err) {
-    *markdown = NULL;
-    json_t *cells;
-    int rc = ob_results_read_dir(run_dir, &cells, err);
-    if (rc != OB_OK) return rc;
-    rc = write_summary_csv(run_dir, cells, err);
-    if (rc == OB_OK) {
-        char run_path[4200];
-        snprintf(run_path, sizeof run_path, "%s/run.json", run_dir);
-        json_error_t je;
-        json_t *run = json_load_file(run_path, 0, &je);
-        json_t *arg = json_pack("{s:o, s:o}", "run", run ? run : json_object(), "cells", json_incref(cells));
-        rc = ob_lua_call_string("report", "markdown", arg, markdown, err);
-        json_decref(arg);
-    }
-    if (rc == OB_OK) {
-        char path[4200];
-        snprintf(path, sizeof path, "%s/report.md", run_dir);
-        rc = ob_write_text_atomic(path, *markdown, err);
-    }
-    json_decref(cells);
     return rc;
 }

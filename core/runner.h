@@ -19,6 +19,7 @@
 #include "data/dataset.h"
 #include "error.h"
 #include "plugin_host.h"
+#include "report.h"
 
 #define OB_MAX_PLUGIN_PARAMS 64
 
@@ -67,9 +68,5 @@ int ob_run_suite(const char *suite_path, const ob_run_options *opt, int *failed,
 
 /* Prints the run matrix and its estimated cost; runs nothing. */
 int ob_plan_suite(const char *suite_path, const char *budget, ob_error *err);
-
-/* Writes summary.csv and report.md for a results directory and returns
- * the Markdown (caller frees). */
-int ob_report_dir(const char *run_dir, char **markdown, ob_error *err);
 
 #endif
