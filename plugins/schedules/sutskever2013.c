@@ -5,7 +5,12 @@
  *
  * and, during the last final_updates updates (t >= T - final_updates),
  *
- *   mu_t = min(final_mu, mu_max)            (so mu_max = 0 stays 0)
+ *   mu_t = min(final_mu, staircase mu_t)    (so mu_max = 0 stays 0)
+ *
+ * The paper *lowers* mu to 0.9 for the last 1000 updates; in its 750,000-
+ * update runs the staircase is far above 0.9 by then, so this is exactly the
+ * paper's rule, and in short runs (whose final phase may start before the
+ * staircase reaches final_mu) it never raises mu.
  *
  * The learning rate never changes: lr_t = base_lr.
  *
@@ -16,10 +21,7 @@
  * the same value as the decimal cap for these four caps; to be robust for
  * other caps as well, a raw value within 1e-12 below mu_max counts as at the
  * cap (a difference far below anything float32 parameters can see).
- *
- * Note: the paper lowers mu to 0.9 in the final phase; this schedule sets it
- * to min(final_mu, mu_max) as stated, which for runs shorter than about
- * 1000 + final_updates updates can be above the staircase value. */
+ */
 #include "optbench/plugin.h"
 
 /* The largest double below 1: the host checks inclusive ranges, so this is
@@ -34,7 +36,7 @@ static const ob_param_decl params[] = {
     [P_FINAL_UPDATES] = {"final_updates", OB_PARAM_INT, 1000, 0, 1e9,
                          "length of the final low-momentum phase, in updates (0: none)"},
     [P_FINAL_MU] = {"final_mu", OB_PARAM_REAL, 0.9, 0.0, BELOW_ONE,
-                    "momentum during the final phase (capped by mu_max)"},
+                    "momentum during the final phase (never above the staircase)"},
 };
 
 /* Within 1e-12 below the cap counts as the cap (see the top comment). */
@@ -45,13 +47,11 @@ static void sutskever2013_at(const double *p, uint64_t t, uint64_t T, double bas
     const double mu_max = p[P_MU_MAX], final_mu = p[P_FINAL_MU];
     const uint64_t final_updates = (uint64_t)p[P_FINAL_UPDATES];
     *lr_t = base_lr;
-    if (final_updates > 0 && (final_updates >= T || t >= T - final_updates)) {
-        *mu_t = final_mu < mu_max ? final_mu : mu_max;
-        return;
-    }
     const uint64_t k = t / 250 + 1;
     const double raw = 1.0 - 0.5 / (double)k;
-    *mu_t = raw >= mu_max - CAP_SLACK ? mu_max : raw;
+    const double staircase = raw >= mu_max - CAP_SLACK ? mu_max : raw;
+    const int final_phase = final_updates > 0 && (final_updates >= T || t >= T - final_updates);
+    *mu_t = final_phase && final_mu < staircase ? final_mu : staircase;
 }
 
 static const ob_schedule_ops ops = {

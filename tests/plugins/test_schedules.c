@@ -98,7 +98,7 @@ static void test_first_t_at_each_cap(void **state) {
 }
 
 /* The final phase: T = 20000, final_updates = 1000 covers t = 19000..19999
- * with mu = min(final_mu, mu_max) = 0.9; t = 18999 still follows the
+ * with mu = min(final_mu, staircase) = 0.9; t = 18999 still follows the
  * staircase, whose raw value there (k = 76: 1 - 1/152 = 0.9934) is capped
  * at 0.99. With mu_max = 0, mu is 0 throughout, the final phase included. */
 static void test_final_phase(void **state) {
@@ -118,6 +118,15 @@ static void test_final_phase(void **state) {
     /* no final phase: the last update follows the staircase */
     sched_open(&s, "sutskever2013", "{\"mu_max\": 0.99, \"final_updates\": 0}");
     expect_mu(&s, 19999, 20000, 0.99);
+    ob_plugin_close(&s.p);
+
+    /* the final phase lowers mu, never raises it: in a 1500-update run
+     * with a 1000-update final phase, t = 500 has staircase 1 - 1/6 */
+    sched_open(&s, "sutskever2013", "{\"mu_max\": 0.99, \"final_updates\": 1000}");
+    expect_mu(&s, 499, 1500, 0.75);
+    expect_mu(&s, 500, 1500, 1.0 - 0.5 / 3.0);
+    expect_mu(&s, 1000, 1500, 0.9);
+    expect_mu(&s, 1499, 1500, 0.9);
     ob_plugin_close(&s.p);
 
     /* a final phase longer than the run covers all of it */
