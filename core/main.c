@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compare.h"
 #include "data/dataset.h"
 #include "error.h"
 #include "plugin_host.h"
@@ -19,7 +20,12 @@ static const char usage[] =
     "                     report.md (default DIR: results/<suite>-<budget>)\n"
     "  plan SUITE [--budget NAME]\n"
     "                     print the run matrix and its estimated cost; runs nothing\n"
-    "  report DIR         rewrite DIR/report.md and DIR/summary.csv from the cell results\n"
+    "  report DIR         rewrite DIR/report.md, report.html and summary.csv from the results\n"
+    "  compare BASELINE NEW [--rtol R] [--atol A] [--bitwise] [--force] [--max-rows N]\n"
+    "                     compare two result sets point by point; exit 0 equal within\n"
+    "                     tolerance, 1 different, 2 not comparable (default rtol 1e-6)\n"
+    "  baseline RUN_DIR BASELINE_DIR\n"
+    "                     store a run as a baseline, without run-to-run fields (timings)\n"
     "  list               plugins with their parameters, and tasks\n"
     "  version            versions of optbench, its numerics and plugin ABI\n"
     "\n"
@@ -101,6 +107,53 @@ static int cmd_report(int argc, char **argv) {
     return 0;
 }
 
+static int parse_double(const char *s, double *out) {
+    char *end;
+    double v = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || !(v >= 0)) return -1;
+    *out = v;
+    return 0;
+}
+
+static int cmd_compare(int argc, char **argv) {
+    ob_compare_options opt = {.rtol = 1e-6, .atol = 0, .max_rows = 200};
+    const char *dirs[2] = {NULL, NULL};
+    int nd = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--rtol") && i + 1 < argc) {
+            if (parse_double(argv[++i], &opt.rtol)) return die_usage("compare: --rtol needs a number >= 0");
+        } else if (!strcmp(a, "--atol") && i + 1 < argc) {
+            if (parse_double(argv[++i], &opt.atol)) return die_usage("compare: --atol needs a number >= 0");
+        } else if (!strcmp(a, "--max-rows") && i + 1 < argc) {
+            double v;
+            if (parse_double(argv[++i], &v)) return die_usage("compare: --max-rows needs a number");
+            opt.max_rows = (size_t)v;
+        } else if (!strcmp(a, "--bitwise")) opt.bitwise = 1;
+        else if (!strcmp(a, "--force")) opt.force = 1;
+        else if (a[0] == '-') return die_usage("compare: unknown option");
+        else if (nd < 2) dirs[nd++] = a;
+        else return die_usage("compare: give exactly two result directories");
+    }
+    if (nd != 2) return die_usage("compare: give a baseline directory and a new results directory");
+    ob_error err;
+    ob_error_clear(&err);
+    int rc = ob_compare_dirs(dirs[0], dirs[1], &opt, stdout, &err);
+    if (rc < 0) {
+        report_error(&err);
+        return 2;
+    }
+    return rc;
+}
+
+static int cmd_baseline(int argc, char **argv) {
+    if (argc != 3) return die_usage("baseline: give a results directory and a baseline directory");
+    ob_error err;
+    ob_error_clear(&err);
+    if (ob_baseline_write(argv[1], argv[2], &err) != OB_OK) return report_error(&err);
+    return 0;
+}
+
 static const char *type_name(ob_param_type t) {
     return t == OB_PARAM_INT ? "int" : t == OB_PARAM_BOOL ? "bool" : "real";
 }
@@ -144,6 +197,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "plan")) return cmd_plan(argc - 1, argv + 1);
     if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "list")) return cmd_list();
+    if (!strcmp(cmd, "compare")) return cmd_compare(argc - 1, argv + 1);
+    if (!strcmp(cmd, "baseline")) return cmd_baseline(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("optbench %s (git %s), numerics %s, plugin ABI %u\n", OB_VERSION, OB_GIT_HASH,
                OB_NUMERICS_VERSION, OB_ABI_VERSION);

@@ -1,0 +1,151 @@
+/* optbench compare: equal results pass, a perturbed value is found at its
+ * cell and update, other versions and missing cells are not comparable. */
+#include "testkit.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *tmp;
+
+static int setup(void **s) {
+    (void)s;
+    tmp = ob_test_mkdtemp();
+    if (!tmp) return -1;
+    return ob_test_run(NULL, "cd '%s' && '%s/optbench' run '%s/tests/suites/toy.lua' --out base --quiet >/dev/null",
+                       tmp, ob_test_build_dir(), ob_test_source_dir());
+}
+
+static int teardown(void **s) {
+    (void)s;
+    ob_test_rmtree(tmp);
+    free(tmp);
+    return 0;
+}
+
+/* copies base to `name` and returns the path of its NAG cell file */
+static char *copy_run(const char *name) {
+    assert_int_equal(ob_test_run(NULL, "cd '%s' && rm -rf %s && cp -r base %s", tmp, name, name), 0);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "ls '%s/%s/cells/' | grep '^toy-NAG'", tmp, name);
+    FILE *p = popen(cmd, "r");
+    char file[512] = "";
+    if (!fgets(file, sizeof file, p)) file[0] = '\0';
+    pclose(p);
+    file[strcspn(file, "\n")] = '\0';
+    char *path = malloc(4096);
+    snprintf(path, 4096, "%s/%s/cells/%s", tmp, name, file);
+    return path;
+}
+
+static int compare(char **out, const char *a, const char *b, const char *opts) {
+    return ob_test_run(out, "cd '%s' && '%s/optbench' compare %s %s %s", tmp, ob_test_build_dir(), a,
+                       b, opts);
+}
+
+static void test_equal_results_pass(void **s) {
+    (void)s;
+    char *path = copy_run("same");
+    free(path);
+    char *out = NULL;
+    assert_int_equal(compare(&out, "base", "same", "--bitwise"), 0);
+    assert_non_null(strstr(out, "3 cells matched, 0 differ bitwise"));
+    free(out);
+}
+
+/* train_error at update 40 of the NAG cell, times (1 + 1e-3). */
+static void test_perturbed_value_is_reported(void **s) {
+    (void)s;
+    char *path = copy_run("perturbed");
+    json_error_t je;
+    json_t *r = json_load_file(path, 0, &je);
+    assert_non_null(r);
+    json_t *col = json_object_get(json_object_get(r, "curve"), "train_error");
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(json_object_get(r, "curve"), "update"), 2)), 40);
+    double v = json_number_value(json_array_get(col, 2));
+    json_array_set_new(col, 2, json_real(v * (1 + 1e-3)));
+    assert_int_equal(json_dump_file(r, path, JSON_INDENT(1) | JSON_REAL_PRECISION(17)), 0);
+    json_decref(r);
+    free(path);
+    char *out = NULL;
+    assert_int_equal(compare(&out, "base", "perturbed", ""), 1);
+    assert_non_null(strstr(out, "| toy/NAG lr=0.05 seed=1 | curve.train_error | 40 |"));
+    assert_non_null(strstr(out, "| 1.000e-03 |"));
+    assert_non_null(strstr(out, "1 differ beyond rtol"));
+    free(out);
+    /* a tolerance above the change accepts it */
+    assert_int_equal(compare(NULL, "base", "perturbed", "--rtol 2e-3"), 0);
+}
+
+/* A 1e-12 relative change passes the default tolerance but not --bitwise. */
+static void test_bitwise_mode(void **s) {
+    (void)s;
+    char *path = copy_run("tiny");
+    json_error_t je;
+    json_t *r = json_load_file(path, 0, &je);
+    json_t *fin = json_object_get(r, "final");
+    double v = json_number_value(json_object_get(fin, "train_error"));
+    json_object_set_new(fin, "train_error", json_real(v * (1 + 1e-12)));
+    assert_int_equal(json_dump_file(r, path, JSON_INDENT(1) | JSON_REAL_PRECISION(17)), 0);
+    json_decref(r);
+    free(path);
+    assert_int_equal(compare(NULL, "base", "tiny", ""), 0);
+    char *out = NULL;
+    assert_int_equal(compare(&out, "base", "tiny", "--bitwise"), 1);
+    assert_non_null(strstr(out, "final.train_error | end"));
+    free(out);
+}
+
+static void test_other_schema_version_is_incomparable(void **s) {
+    (void)s;
+    char *path = copy_run("schema2");
+    json_error_t je;
+    json_t *r = json_load_file(path, 0, &je);
+    json_object_set_new(r, "schema_version", json_integer(2));
+    assert_int_equal(json_dump_file(r, path, JSON_INDENT(1) | JSON_REAL_PRECISION(17)), 0);
+    json_decref(r);
+    free(path);
+    char *out = NULL;
+    assert_int_equal(compare(&out, "base", "schema2", ""), 2);
+    assert_non_null(strstr(out, "not comparable: schema_version is 1"));
+    free(out);
+}
+
+static void test_missing_cell_is_incomparable(void **s) {
+    (void)s;
+    char *path = copy_run("fewer");
+    assert_int_equal(remove(path), 0);
+    free(path);
+    char *out = NULL;
+    assert_int_equal(compare(&out, "base", "fewer", ""), 2);
+    assert_non_null(strstr(out, "missing from fewer: toy/NAG lr=0.05 seed=1"));
+    free(out);
+    assert_int_equal(compare(NULL, "base", "fewer", "--force"), 0);
+}
+
+/* A baseline keeps the numbers and drops the timings, and compares equal. */
+static void test_baseline_roundtrip(void **s) {
+    (void)s;
+    assert_int_equal(ob_test_run(NULL, "cd '%s' && '%s/optbench' baseline base golden", tmp,
+                                 ob_test_build_dir()), 0);
+    assert_int_equal(compare(NULL, "golden", "base", "--bitwise"), 0);
+    char *out = NULL;
+    assert_int_equal(ob_test_run(&out, "cd '%s' && cat golden/cells/*.json", tmp), 0);
+    assert_null(strstr(out, "opt_seconds"));
+    assert_null(strstr(out, "\"environment\""));
+    assert_non_null(strstr(out, "\"train_error\""));
+    free(out);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_equal_results_pass),
+        cmocka_unit_test(test_perturbed_value_is_reported),
+        cmocka_unit_test(test_bitwise_mode),
+        cmocka_unit_test(test_other_schema_version_is_incomparable),
+        cmocka_unit_test(test_missing_cell_is_incomparable),
+        cmocka_unit_test(test_baseline_roundtrip),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
