@@ -123,8 +123,11 @@ int ob_cell_prepare(const json_t *cell, const ob_plugin_registry *reg, ob_cell_p
     char task[48];
     snprintf(task, sizeof task, "%s", json_string_value(json_object_get(json_object_get(cell, "task"), "name")));
     sanitize(task);
-    snprintf(plan->file_name, sizeof plan->file_name, "%s-%s-lr%g-s%llu-%.8s.json", task, label,
-             plan->lr, (unsigned long long)plan->seed, plan->key_hex);
+    char init[48];
+    snprintf(init, sizeof init, "%s", plan->init->desc->name);
+    sanitize(init);
+    snprintf(plan->file_name, sizeof plan->file_name, "%s-%s-%s-lr%g-s%llu-%.8s.json", task, label,
+             init, plan->lr, (unsigned long long)plan->seed, plan->key_hex);
     return OB_OK;
 }
 

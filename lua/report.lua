@@ -128,7 +128,8 @@ th{background:#f0f0f0}
 td:first-child,th:first-child{text-align:left}
 .note{background:#fff6d6;border-left:4px solid #e0b000;padding:.5em .8em;margin:1em 0}
 .caption{color:#555;font-size:.9em}
-.plot{display:inline-block;margin:.3em}
+.plot{display:inline-block;width:560px;max-width:100%;margin:.3em;vertical-align:top}
+.plot svg{width:100%;height:auto}
 details{margin:.5em 0 1em}
 code{background:#f4f4f4;padding:0 .2em}
 ]]
