@@ -267,8 +267,9 @@ static int build_original(void *ctx, ob_dataset *out, ob_error *err) {
     memcpy(mem + ntr * 784, te, nte * 784 * sizeof *mem);
     free(te);
     json_t *prov = json_pack("{s:s, s:s, s:s, s:s, s:s}", "data_set", "curves", "source",
-                             "original", "file", path, "variables", "bdata (train), bdatatest (test)",
-                             "pixel_order", "as stored in the file (one case per row of bdata)");
+                             "original", "file", path, "variables",
+                             "bdata (train), bdatatest (test)", "pixel_order",
+                             "as stored in the file (one case per row of bdata)");
     out->provenance_json = prov ? json_dumps(prov, JSON_FLAGS) : NULL;
     json_decref(prov);
     snprintf(out->name, sizeof out->name, "curves");

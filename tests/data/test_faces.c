@@ -144,7 +144,8 @@ static void test_missing_olivetti(void **state) {
     assert_non_null(strstr(e.msg, "/nonexistent/optbench-data/olivetti/"));
     assert_non_null(strstr(e.msg, "olivettifaces.mat"));
     assert_non_null(strstr(e.msg, "https://cs.nyu.edu/~roweis/data/olivettifaces.mat"));
-    assert_non_null(strstr(e.msg, "b612fb967f2dc77c9c62d3e1266e0c73d5fca46a4b8906c18e454d41af987794"));
+    assert_non_null(
+        strstr(e.msg, "b612fb967f2dc77c9c62d3e1266e0c73d5fca46a4b8906c18e454d41af987794"));
     ob_dataset d;
     assert_int_equal(ob_dataset_load("faces", &cfg, &d, &e), OB_EIO);
     free(pix);
