@@ -7,6 +7,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "curves.h"
+#include "faces.h"
 #include "mnist.h"
 #include "rng.h"
 
@@ -91,7 +93,15 @@ static const struct {
 } loaders[] = {
     {"toy", load_toy},
     {"mnist", ob_mnist_load},
+    {"curves", ob_curves_load},
+    {"faces", ob_faces_load},
 };
+
+int ob_dataset_known(const char *name) {
+    for (size_t i = 0; i < sizeof loaders / sizeof loaders[0]; i++)
+        if (strcmp(loaders[i].name, name) == 0) return 1;
+    return 0;
+}
 
 int ob_dataset_load(const char *name, const ob_data_config *cfg, ob_dataset *out, ob_error *err) {
     memset(out, 0, sizeof *out);

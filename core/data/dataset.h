@@ -49,6 +49,9 @@ void ob_data_config_default(ob_data_config *cfg);
  * names the missing or bad file and the command that fixes it. */
 int ob_dataset_load(const char *name, const ob_data_config *cfg, ob_dataset *out, ob_error *err);
 
+/* 1 when this build has a loader for `name`, else 0. */
+int ob_dataset_known(const char *name);
+
 /* Frees what ob_dataset_load allocated; accepts a zeroed struct. */
 void ob_dataset_free(ob_dataset *d);
 
