@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "compare.h"
+#include "data/data_cli.h"
 #include "data/dataset.h"
 #include "error.h"
 #include "plugin_host.h"
@@ -27,6 +28,8 @@ static const char usage[] =
     "  baseline RUN_DIR BASELINE_DIR\n"
     "                     store a run as a baseline, without run-to-run fields (timings)\n"
     "  list               plugins with their parameters, and tasks\n"
+    "  data fetch|verify|info|preview ...\n"
+    "                     fetch, check, describe and preview the data sets\n"
     "  version            versions of optbench, its numerics and plugin ABI\n"
     "\n"
     "environment: OPTBENCH_DATA (data directory, default <source>/data),\n"
@@ -197,6 +200,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "plan")) return cmd_plan(argc - 1, argv + 1);
     if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "list")) return cmd_list();
+    if (!strcmp(cmd, "data")) return ob_data_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "compare")) return cmd_compare(argc - 1, argv + 1);
     if (!strcmp(cmd, "baseline")) return cmd_baseline(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

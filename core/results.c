@@ -54,21 +54,6 @@ json_t *ob_environment_json(void) {
 
 json_t *ob_json_number(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
-int ob_mkdirs(const char *path, ob_error *err) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return ob_fail(err, OB_EIO, "%s: cannot create directory: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return ob_fail(err, OB_EIO, "%s: cannot create directory: %s", buf, strerror(errno));
-    return OB_OK;
-}
-
 static int write_atomic(const char *path, const char *data, size_t len, ob_error *err) {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());

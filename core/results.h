@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 
+#include "data/datafile.h" /* ob_mkdirs */
 #include "error.h"
 
 #define OB_RESULT_SCHEMA_VERSION 1
@@ -17,9 +18,6 @@ json_t *ob_environment_json(void);
  * rename: readers see the old file or the new one, never half of one. */
 int ob_write_json_atomic(const char *path, const json_t *j, ob_error *err);
 int ob_write_text_atomic(const char *path, const char *text, ob_error *err);
-
-/* mkdir -p. */
-int ob_mkdirs(const char *path, ob_error *err);
 
 /* Reads every cells/<name>.json under run_dir into a JSON array sorted by file
  * name (new reference). */

@@ -3,10 +3,16 @@
 # skipping the work when they are all present. Uses sudo when not root.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-mapfile -t pkgs < <(grep -v '^\s*#' "$here/debian-packages.txt" | grep -v '^\s*$')
+# Each line: a Debian package, optionally followed by a command that, when
+# already on PATH (installed another way), satisfies the line.
+mapfile -t lines < <(grep -v '^\s*#' "$here/debian-packages.txt" | grep -v '^\s*$')
 
 missing=()
-for p in "${pkgs[@]}"; do
+pkgs=()
+for line in "${lines[@]}"; do
+  read -r p cmd _ <<<"$line"
+  pkgs+=("$p")
+  if [ -n "${cmd:-}" ] && command -v "$cmd" >/dev/null 2>&1; then continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
