@@ -241,13 +241,20 @@ int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg, const o
     int tty = isatty(2) && !prog->quiet;
     double last_print = 0, started = now_s();
     ob_eval ev = {0};
+    uint64_t phase_start = UINT64_MAX;
+    for (size_t i = 0; i < plan->sched->desc->n_params; i++)
+        if (strcmp(plan->sched->desc->params[i].name, "final_updates") == 0) {
+            uint64_t f = (uint64_t)plan->sched_params[i];
+            if (f > 0 && f < T) phase_start = T - f;
+        }
     ob_step_info last_info = {.struct_size = sizeof last_info, .loss = NAN, .damping = NAN,
                               .rho = NAN, .rate = NAN};
     json_int_t cg_since = 0;
 
     for (;;) {
-        /* evaluation point: before training, every eval_every, and at the end */
-        if (t % plan->eval_every == 0 || t == T) {
+        /* evaluation point: before training, every eval_every, at the start
+         * of a schedule's final phase (Table 2's "before"), and at the end */
+        if (t % plan->eval_every == 0 || t == T || t == phase_start) {
             double e0 = now_s();
             const float *x = ops->report_point ? ops->report_point(opt_state, prob, report_buf)
                                                : prob->params;

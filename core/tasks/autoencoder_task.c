@@ -5,8 +5,7 @@
  *   layers            array of layer sizes (default: the paper's network)
  *   batch             mini-batch size (default 200, SPEC §3)
  *   train_cases       use only the first N training cases (default: all)
- *   eval_train_cases  accepted for compatibility with budgets; the runner
- *                     passes it to evaluate()
+ *   test_cases        use only the first N test cases (default: all)
  *
  * Mini-batches: shuffled epochs drawn as one continuous stream, so a batch
  * may straddle an epoch boundary (SPEC §10 #3); the order comes from the
@@ -55,7 +54,7 @@ const size_t ob_autoencoder_task_count = N_OF(ob_autoencoder_tasks);
 typedef struct ae_task {
     ob_dataset data;
     ob_ae ae;
-    size_t batch, n_train; /* training cases in use */
+    size_t batch, n_train, n_test; /* cases in use */
     float *params;
     float *batch_buf;      /* batch x dim */
     const float *cur;      /* rows of the current batch */
@@ -71,12 +70,12 @@ typedef struct ae_task {
 
 typedef struct ae_opts {
     size_t layers[OB_AE_MAX_LAYERS + 1], n_layers;
-    size_t batch, train_cases;
+    size_t batch, train_cases, test_cases;
 } ae_opts;
 
 static int parse_opts(const ob_task_info *info, const json_t *desc, const char *where,
                       ae_opts *o, ob_error *err) {
-    static const char *const known[] = {"name", "layers", "batch", "train_cases", "eval_train_cases", NULL};
+    static const char *const known[] = {"name", "layers", "batch", "train_cases", "test_cases", NULL};
     const ae_config *cfg = info->config;
     int rc = ob_task_check_keys(desc, known, where, err);
     if (rc != OB_OK) return rc;
@@ -105,6 +104,7 @@ static int parse_opts(const ob_task_info *info, const json_t *desc, const char *
     }
     rc = ob_task_opt_size(desc, "batch", 200, 1, 100000, &o->batch, where, err);
     if (rc == OB_OK) rc = ob_task_opt_size(desc, "train_cases", 0, 0, 100000000, &o->train_cases, where, err);
+    if (rc == OB_OK) rc = ob_task_opt_size(desc, "test_cases", 0, 0, 100000000, &o->test_cases, where, err);
     return rc;
 }
 
@@ -129,7 +129,7 @@ static int ae_cost(const ob_task_info *info, const json_t *desc, ob_task_cost *o
     out->flops_per_update = 2 * (mac + macb) * o.batch;
     out->flops_per_eval_case = 2 * mac;
     out->train_cases = o.train_cases ? fmin(o.train_cases, cfg->train_cases) : cfg->train_cases;
-    out->test_cases = cfg->test_cases;
+    out->test_cases = o.test_cases ? fmin(o.test_cases, cfg->test_cases) : cfg->test_cases;
     return OB_OK;
 }
 
@@ -152,7 +152,7 @@ static int cb_loss_grad(void *ctx, const float *x, float *grad, double *loss) {
 static int cb_loss_on(void *ctx, ob_set set, const float *x, double *loss) {
     ae_task *t = ctx;
     const float *X = set == OB_SET_TEST ? t->data.test : t->data.train;
-    size_t n = set == OB_SET_TEST ? t->data.n_test : t->n_train;
+    size_t n = set == OB_SET_TEST ? t->n_test : t->n_train;
     double sl;
     ob_ae_evaluate(&t->ae, x, X, n, &sl, NULL);
     *loss = sl / (double)n;
@@ -230,6 +230,7 @@ static int ae_create(const ob_task_info *info, const json_t *desc, const ob_data
         goto fail;
     }
     t->n_train = o.train_cases && o.train_cases < t->data.n_train ? o.train_cases : t->data.n_train;
+    t->n_test = o.test_cases && o.test_cases < t->data.n_test ? o.test_cases : t->data.n_test;
     t->batch = o.batch;
     if (t->batch > t->n_train) {
         rc = ob_fail(err, OB_EINVAL, "task '%s': batch %zu exceeds the %zu training cases in use",
@@ -290,7 +291,7 @@ static void ae_evaluate(void *impl, const float *theta, size_t train_cases, size
     out->train_error = se / (double)ntr;
     out->test_cases = 0;
     out->test_error = NAN;
-    size_t nte = test_cases && test_cases < t->data.n_test ? test_cases : t->data.n_test;
+    size_t nte = test_cases && test_cases < t->n_test ? test_cases : t->n_test;
     if (nte) {
         ob_ae_evaluate(&t->ae, theta, t->data.test, nte, NULL, &se);
         out->test_cases = nte;
@@ -307,12 +308,12 @@ static json_t *ae_data_json(void *impl) {
     return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "name", t->data.name, "source",
                      ob_data_source_name(t->data.source), "checksum", checksum, "dim",
                      (json_int_t)t->data.dim, "train_cases", (json_int_t)t->n_train, "test_cases",
-                     (json_int_t)t->data.n_test, "provenance", prov ? prov : json_null());
+                     (json_int_t)t->n_test, "provenance", prov ? prov : json_null());
 }
 
 const ob_task_family ob_autoencoder_family = {
     .name = "autoencoder",
-    .options_doc = "layers, batch (default 200), train_cases",
+    .options_doc = "layers, batch (default 200), train_cases, test_cases (default: all)",
     .validate = ae_validate,
     .cost = ae_cost,
     .create = ae_create,
