@@ -280,9 +280,10 @@ local function curve_band(rs, xfield)
     for _, r in ipairs(rs) do
       local y = r.curve.train_error[i]
       if isnum(y) and y > 0 then ys[#ys + 1] = y end
-      xs[#xs + 1] = (xfield == "update") and r.curve.update[i] or r.curve.opt_seconds[i]
+      local x = (xfield == "update") and r.curve.update[i] or (r.curve.opt_seconds or {})[i]
+      if x then xs[#xs + 1] = x end
     end
-    if #ys > 0 then
+    if #ys > 0 and #xs > 0 then
       local med, q1, q3 = stats.median_iqr(ys)
       pts[#pts + 1] = { stats.quantile(xs, 0.5), med, q1, q3 }
     end
@@ -524,7 +525,7 @@ function report.build(arg)
       local ttt = values(rs, function(r)
         if not target then return inf end
         for i, e in ipairs(r.curve.train_error) do
-          if isnum(e) and e <= target then return r.curve.opt_seconds[i] end
+          if isnum(e) and e <= target then return (r.curve.opt_seconds or {})[i] or inf end
         end
         return inf
       end)
@@ -634,13 +635,15 @@ function report.csv(cells)
   end
   for _, r in ipairs(cells) do
     local c, cv = r.cell, r.curve or {}
+    local none = {}
+    local function col(k) return cv[k] or none end
     for i, u in ipairs(cv.update or {}) do
       out[#out + 1] = table.concat({
         str(r.cell_key), str(c.task.name), str(r.data and r.data.source), str(c.label),
         str(c.optimizer.name), str(c.schedule.name), str(c.init.name), num(c.lr), tostring(c.seed),
-        str(r.status), tostring(u), num(cv.opt_seconds[i]), num(cv.eval_seconds[i]),
-        num(cv.train_loss[i]), num(cv.train_error[i]), num(cv.test_error[i]), num(cv.lr[i]),
-        num(cv.mu[i]) }, ",")
+        str(r.status), tostring(u), num(col("opt_seconds")[i]), num(col("eval_seconds")[i]),
+        num(col("train_loss")[i]), num(col("train_error")[i]), num(col("test_error")[i]),
+        num(col("lr")[i]), num(col("mu")[i]) }, ",")
     end
   end
   return table.concat(out, "\n") .. "\n"
