@@ -1,58 +1,10 @@
-/* runner.h -- cells: validating them, running one, running a suite.
- *
- * A cell is one training run: task x initializer x optimizer x schedule x
- * learning rate x seed at a budget. Its description is a JSON object (see
- * lua/optbench.lua's expand); its key is a hash of that description (less
- * the source locations), the numerics version and the plugin files, so a
- * changed plugin or kernel never reuses an old result.
- *
- * Randomness (DESIGN "Randomness"): the initialization and data-order
- * streams depend on (suite seed, task, initializer, seed) only, so every
- * optimizer and learning rate of a comparison starts from the same weights
- * and sees the same mini-batches. The optimizer stream uses the cell key. */
+/* runner.h -- running suites: the matrix of cells, each in its own
+ * process, resumable, with a lock on the results directory. */
 #ifndef OB_RUNNER_H
 #define OB_RUNNER_H
 
-#include <jansson.h>
-#include <stdint.h>
-
-#include "data/dataset.h"
-#include "error.h"
-#include "plugin_host.h"
+#include "cell.h"
 #include "report.h"
-
-#define OB_MAX_PLUGIN_PARAMS 64
-
-typedef struct ob_cell_plan {
-    json_t *desc; /* owned reference */
-    const ob_plugin *opt, *sched, *init;
-    double opt_params[OB_MAX_PLUGIN_PARAMS];
-    double sched_params[OB_MAX_PLUGIN_PARAMS];
-    double init_params[OB_MAX_PLUGIN_PARAMS];
-    uint64_t key;        /* identifies the result                          */
-    uint64_t start_hash; /* identifies the starting point and batch order  */
-    char key_hex[17];
-    char file_name[256];
-    uint64_t updates, eval_every, eval_train_cases, seed, suite_seed;
-    double lr;
-} ob_cell_plan;
-
-/* Validates a cell against the plugins and tasks; messages carry the
- * suite's file:line of the offending declaration. */
-int ob_cell_prepare(const json_t *cell, const ob_plugin_registry *reg, ob_cell_plan *plan,
-                    ob_error *err);
-void ob_cell_plan_free(ob_cell_plan *plan);
-
-typedef struct ob_progress {
-    size_t index, total; /* 1-based cell index for the progress line */
-    int quiet;
-} ob_progress;
-
-/* Runs the cell and returns its result document (new reference). A
- * diverged run is a result (status "diverged"), not an error; errors are
- * failures to set the cell up (data, plugin create). */
-int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg, const ob_progress *prog,
-                    json_t **result, ob_error *err);
 
 typedef struct ob_run_options {
     const char *budget;  /* NULL: the suite's default                      */
