@@ -139,51 +139,49 @@ void ob_cell_plan_free(ob_cell_plan *plan) {
 
 /* ---- running one cell ------------------------------------------------------- */
 
-typedef struct curve {
-    json_t *update, *opt_s, *eval_s, *train_loss, *train_error, *test_error, *batch_loss, *lr, *mu;
-    /* second-order optimizers (HF): CG steps since the previous point, and
-     * the last step's chosen iterate, damping, rho and line-search rate */
-    json_t *cg_iters, *cg_chosen, *damping, *rho, *rate;
-    int second_order;
-} curve;
+/* Everything about a running cell that a checkpoint must carry besides the
+ * parameters, the optimizer's own state and the task's batch stream. */
+typedef struct run_state {
+    uint64_t t;                 /* updates done                              */
+    double opt_s, eval_s;       /* optimizer and evaluation seconds          */
+    double batch_loss_sum;      /* since the last evaluation point           */
+    uint64_t batch_loss_n;
+    int64_t cg_since;           /* CG steps since the last evaluation point  */
+    double last_lr, last_mu;
+    ob_step_info last_info;
+    ob_rng opt_rng;
+    double first_loss;          /* training loss at update 0 (divergence bound) */
+    int32_t second_order;       /* the optimizer reported CG fields           */
+    int32_t pad;
+} run_state;
 
-static void curve_init(curve *c) {
-    c->update = json_array();
-    c->opt_s = json_array();
-    c->eval_s = json_array();
-    c->train_loss = json_array();
-    c->train_error = json_array();
-    c->test_error = json_array();
-    c->batch_loss = json_array();
-    c->lr = json_array();
-    c->mu = json_array();
-    c->cg_iters = json_array();
-    c->cg_chosen = json_array();
-    c->damping = json_array();
-    c->rho = json_array();
-    c->rate = json_array();
-    c->second_order = 0;
+/* The curve: one JSON array per column. */
+static const char *const curve_cols[] = {
+    "update", "opt_seconds", "eval_seconds", "train_loss", "train_error", "test_error",
+    "batch_loss", "lr", "mu", "cg_iters", "cg_chosen", "damping", "rho", "rate", NULL};
+/* Columns only second-order optimizers fill. */
+static int second_order_col(const char *k) {
+    return !strcmp(k, "cg_iters") || !strcmp(k, "cg_chosen") || !strcmp(k, "damping") ||
+           !strcmp(k, "rho") || !strcmp(k, "rate");
 }
 
-static json_t *curve_json(curve *c) {
-    json_t *j = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "update", c->update,
-                          "opt_seconds", c->opt_s, "eval_seconds", c->eval_s, "train_loss",
-                          c->train_loss, "train_error", c->train_error, "test_error",
-                          c->test_error, "batch_loss", c->batch_loss, "lr", c->lr, "mu", c->mu);
-    if (c->second_order) {
-        json_object_set_new(j, "cg_iters", c->cg_iters);
-        json_object_set_new(j, "cg_chosen", c->cg_chosen);
-        json_object_set_new(j, "damping", c->damping);
-        json_object_set_new(j, "rho", c->rho);
-        json_object_set_new(j, "rate", c->rate);
-    } else {
-        json_decref(c->cg_iters);
-        json_decref(c->cg_chosen);
-        json_decref(c->damping);
-        json_decref(c->rho);
-        json_decref(c->rate);
-    }
-    return j;
+static json_t *curve_new(void) {
+    json_t *c = json_object();
+    for (const char *const *k = curve_cols; *k; k++) json_object_set_new(c, *k, json_array());
+    return c;
+}
+
+static void curve_add(json_t *c, const char *col, json_t *v) {
+    json_array_append_new(json_object_get(c, col), v);
+}
+
+/* The result's curve: second-order columns only when they carry data. */
+static json_t *curve_final(const json_t *c, int second_order) {
+    json_t *out = json_object();
+    for (const char *const *k = curve_cols; *k; k++)
+        if (second_order || !second_order_col(*k))
+            json_object_set(out, *k, json_object_get(c, *k));
+    return out;
 }
 
 void ob_format_duration(double s, char *out, size_t len) {
@@ -193,30 +191,196 @@ void ob_format_duration(double s, char *out, size_t len) {
     else snprintf(out, len, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
 }
 
-int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg, const ob_progress *prog,
-                    json_t **result, ob_error *err) {
+/* ---- checkpoints ----------------------------------------------------------------
+ * A binary file, native byte order (a checkpoint resumes on the machine kind
+ * that wrote it): magic, cell key, run_state, parameters, optimizer state,
+ * batch stream, curve so far (JSON), and a hash of all of it. Written
+ * atomically; a file that does not match the cell or fails its hash is
+ * ignored with a warning and the cell starts over. */
+
+#define CKPT_MAGIC "OBCKPT01"
+
+typedef struct ckpt_buf {
+    unsigned char *p;
+    size_t len, cap;
+} ckpt_buf;
+
+static int buf_put(ckpt_buf *b, const void *data, size_t n) {
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n) cap *= 2;
+        unsigned char *np = realloc(b->p, cap);
+        if (!np) return OB_ENOMEM;
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+    return OB_OK;
+}
+
+static int buf_put_block(ckpt_buf *b, const void *data, uint64_t n) {
+    int rc = buf_put(b, &n, sizeof n);
+    return rc == OB_OK && n ? buf_put(b, data, (size_t)n) : rc;
+}
+
+static int ckpt_write(const char *path, const ob_cell_plan *plan, const run_state *rs,
+                      const ob_problem *prob, void *opt_state, ob_task *task, const json_t *curve,
+                      ob_error *err) {
+    ckpt_buf b = {0};
+    const ob_optimizer_ops *ops = plan->opt->desc->optimizer;
+    int rc = buf_put(&b, CKPT_MAGIC, 8);
+    if (rc == OB_OK) rc = buf_put(&b, plan->key_hex, 16);
+    if (rc == OB_OK) rc = buf_put(&b, rs, sizeof *rs);
+    if (rc == OB_OK) rc = buf_put_block(&b, prob->params, prob->n_params * sizeof(float));
+    size_t olen = ops->state_size ? ops->state_size(opt_state) : 0;
+    void *obuf = malloc(olen ? olen : 1);
+    if (rc == OB_OK && olen && ops->save_state(opt_state, obuf, olen) != OB_OK) rc = OB_EINVAL;
+    if (rc == OB_OK) rc = buf_put_block(&b, obuf, olen);
+    free(obuf);
+    size_t slen = ob_task_stream_size(task);
+    void *sbuf = malloc(slen ? slen : 1);
+    if (rc == OB_OK && slen) ob_task_stream_save(task, sbuf);
+    if (rc == OB_OK) rc = buf_put_block(&b, sbuf, slen);
+    free(sbuf);
+    char *cj = json_dumps(curve, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    if (rc == OB_OK) rc = buf_put_block(&b, cj, strlen(cj));
+    free(cj);
+    uint64_t h = ob_hash64(b.p, b.len, OB_HASH64_INIT);
+    if (rc == OB_OK) rc = buf_put(&b, &h, sizeof h);
+    if (rc == OB_OK) rc = ob_write_bytes_atomic(path, b.p, b.len, err);
+    else ob_fail(err, rc, "%s: cannot build the checkpoint (optimizer state not saved)", path);
+    free(b.p);
+    return rc;
+}
+
+typedef struct ckpt_reader {
+    const unsigned char *p;
+    size_t len, pos;
+} ckpt_reader;
+
+static const void *rd_block(ckpt_reader *r, uint64_t *n) {
+    if (r->len - r->pos < sizeof *n) return NULL;
+    memcpy(n, r->p + r->pos, sizeof *n);
+    r->pos += sizeof *n;
+    if (*n > r->len - r->pos) return NULL;
+    const void *at = r->p + r->pos;
+    r->pos += (size_t)*n;
+    return at;
+}
+
+/* Restores a checkpoint into a freshly created cell; 1 if resumed, 0 if
+ * there was none (or it did not fit: then a warning says why). */
+static int ckpt_load(const char *path, const ob_cell_plan *plan, run_state *rs,
+                     ob_problem *prob, void *opt_state, ob_task *task, json_t **curve) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *data = n > 0 ? malloc((size_t)n) : NULL;
+    size_t got = data ? fread(data, 1, (size_t)n, f) : 0;
+    fclose(f);
+    const char *why = NULL;
+    ckpt_reader r = {data, got, 0};
+    uint64_t h;
+    if (!data || got != (size_t)n || got < 8 + 16 + sizeof *rs + sizeof h) why = "truncated";
+    else if (memcmp(data, CKPT_MAGIC, 8) != 0) why = "not a checkpoint";
+    else if (memcmp(data + 8, plan->key_hex, 16) != 0) why = "written for another cell";
+    else {
+        memcpy(&h, data + got - sizeof h, sizeof h);
+        if (ob_hash64(data, got - sizeof h, OB_HASH64_INIT) != h) why = "corrupt (hash mismatch)";
+    }
+    run_state tmp;
+    uint64_t len;
+    const void *blk;
+    const ob_optimizer_ops *ops = plan->opt->desc->optimizer;
+    if (!why) {
+        r.pos = 24;
+        r.len = got - sizeof h;
+        memcpy(&tmp, data + r.pos, sizeof tmp);
+        r.pos += sizeof tmp;
+        blk = rd_block(&r, &len);
+        if (!blk || len != prob->n_params * sizeof(float)) why = "parameter count differs";
+        else memcpy(prob->params, blk, (size_t)len);
+    }
+    if (!why) {
+        blk = rd_block(&r, &len);
+        if (!blk) why = "truncated optimizer state";
+        else if (len && (!ops->load_state || ops->load_state(opt_state, blk, (size_t)len) != OB_OK))
+            why = "the optimizer refused its saved state";
+    }
+    if (!why) {
+        blk = rd_block(&r, &len);
+        if (!blk || len != ob_task_stream_size(task)) why = "batch stream state differs";
+        else if (len) ob_task_stream_load(task, blk);
+    }
+    json_t *c = NULL;
+    if (!why) {
+        blk = rd_block(&r, &len);
+        json_error_t je;
+        c = blk ? json_loadb(blk, (size_t)len, 0, &je) : NULL;
+        if (!c) why = "curve unreadable";
+    }
+    free(data);
+    if (why) {
+        fprintf(stderr, "optbench: ignoring checkpoint %s: %s; the cell starts over\n", path, why);
+        return 0;
+    }
+    *rs = tmp;
+    json_decref(*curve);
+    *curve = c;
+    return 1;
+}
+
+/* ---- the training loop ------------------------------------------------------------ */
+
+static int params_finite(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
+}
+
+static uint64_t params_hash(const float *x, size_t n) {
+    return ob_hash64(x, n * sizeof(float), OB_HASH64_INIT);
+}
+
+int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg,
+                    const ob_cell_options *opt, json_t **result, ob_error *err) {
     *result = NULL;
     const ob_host *host = ob_host_services();
     const json_t *cell = plan->desc;
     ob_task *task = NULL;
     void *opt_state = NULL;
     float *report_buf = NULL;
+    json_t *curve = curve_new();
     int rc = ob_task_create(json_object_get(cell, "task"), cfg, plan->suite_seed,
                             plan->start_hash, &task, err);
-    if (rc != OB_OK) return rc;
+    if (rc != OB_OK) {
+        json_decref(curve);
+        return rc;
+    }
     ob_problem *prob = ob_task_problem(task);
     char msg[1024] = "";
 
-    ob_rng init_rng, opt_rng;
+    run_state rs;
+    memset(&rs, 0, sizeof rs);
+    rs.last_lr = rs.last_mu = NAN;
+    rs.first_loss = NAN;
+    rs.last_info = (ob_step_info){.struct_size = sizeof(ob_step_info), .loss = NAN,
+                                  .damping = NAN, .rho = NAN, .rate = NAN};
+    ob_rng init_rng;
     ob_rng_seed(&init_rng, plan->suite_seed, plan->start_hash, OB_STREAM_INIT);
-    ob_rng_seed(&opt_rng, plan->suite_seed, plan->key, OB_STREAM_OPT);
+    ob_rng_seed(&rs.opt_rng, plan->suite_seed, plan->key, OB_STREAM_OPT);
     rc = plan->init->desc->initializer->init(host, plan->init_params, ob_task_layout(task),
                                              prob->params, &init_rng, msg, sizeof msg);
     if (rc != OB_OK) {
         rc = ob_fail(err, rc, "initializer '%s' failed: %s", plan->init->desc->name, msg);
         goto out;
     }
-    rc = plan->opt->desc->optimizer->create(host, prob, plan->opt_params, &opt_rng, &opt_state,
+    /* the optimizer keeps a pointer to rs.opt_rng; a resumed cell restores
+     * the stream into that same struct */
+    rc = plan->opt->desc->optimizer->create(host, prob, plan->opt_params, &rs.opt_rng, &opt_state,
                                             msg, sizeof msg);
     if (rc != OB_OK) {
         rc = ob_fail(err, rc, "optimizer '%s' could not start: %s", plan->opt->desc->name, msg);
@@ -227,31 +391,35 @@ int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg, const o
         rc = ob_fail(err, OB_ENOMEM, "out of memory");
         goto out;
     }
+    int can_checkpoint = opt->checkpoint_path && ob_task_stream_size(task) > 0 &&
+                         plan->opt->desc->optimizer->state_size &&
+                         plan->opt->desc->optimizer->save_state;
+    int resumed = can_checkpoint &&
+                  ckpt_load(opt->checkpoint_path, plan, &rs, prob, opt_state, task, &curve);
+    if (resumed && !opt->quiet)
+        fprintf(stderr, "  [%zu/%zu] resuming from its checkpoint at update %llu\n", opt->index,
+                opt->total, (unsigned long long)rs.t);
 
     const ob_optimizer_ops *ops = plan->opt->desc->optimizer;
     const ob_schedule_ops *sched = plan->sched->desc->schedule;
     const uint64_t T = plan->updates;
     const char *task_name = json_string_value(json_object_get(json_object_get(cell, "task"), "name"));
     const char *label = json_string_value(json_object_get(cell, "label"));
-    curve c;
-    curve_init(&c);
-    double opt_s = 0, eval_s = 0, batch_loss_sum = 0, last_lr = NAN, last_mu = NAN;
-    uint64_t batch_loss_n = 0, t = 0, stopped_at = 0;
     const char *status = "done", *reason = "completed the budget";
-    int tty = isatty(2) && !prog->quiet;
-    double last_print = 0, started = now_s();
-    ob_eval ev = {0};
+    uint64_t stopped_at = 0;
+    int tty = (isatty(2) || getenv("OB_PROGRESS_TTY")) && !opt->quiet;
+    double last_print = 0, started = now_s(), last_ckpt = now_s();
+    uint64_t t_started = rs.t;
+    ob_eval ev = {.train_loss = NAN, .train_error = NAN, .test_error = NAN};
     uint64_t phase_start = UINT64_MAX;
     for (size_t i = 0; i < plan->sched->desc->n_params; i++)
         if (strcmp(plan->sched->desc->params[i].name, "final_updates") == 0) {
             uint64_t f = (uint64_t)plan->sched_params[i];
             if (f > 0 && f < T) phase_start = T - f;
         }
-    ob_step_info last_info = {.struct_size = sizeof last_info, .loss = NAN, .damping = NAN,
-                              .rho = NAN, .rate = NAN};
-    json_int_t cg_since = 0;
 
     for (;;) {
+        const uint64_t t = rs.t;
         /* evaluation point: before training, every eval_every, at the start
          * of a schedule's final phase (Table 2's "before"), and at the end */
         if (t % plan->eval_every == 0 || t == T || t == phase_start) {
@@ -260,32 +428,40 @@ int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg, const o
                                                : prob->params;
             size_t sub = t == T ? 0 : plan->eval_train_cases;
             ob_task_evaluate(task, x, sub, sub, &ev);
-            eval_s += now_s() - e0;
-            json_array_append_new(c.update, json_integer((json_int_t)t));
-            json_array_append_new(c.opt_s, json_real(opt_s));
-            json_array_append_new(c.eval_s, json_real(eval_s));
-            json_array_append_new(c.train_loss, ob_json_number(ev.train_loss));
-            json_array_append_new(c.train_error, ob_json_number(ev.train_error));
-            json_array_append_new(c.test_error, ob_json_number(ev.test_error));
-            json_array_append_new(c.batch_loss,
-                                  ob_json_number(batch_loss_n ? batch_loss_sum / batch_loss_n : NAN));
-            json_array_append_new(c.lr, ob_json_number(last_lr));
-            json_array_append_new(c.mu, ob_json_number(last_mu));
-            json_array_append_new(c.cg_iters, json_integer(cg_since));
-            json_array_append_new(c.cg_chosen, json_integer(last_info.cg_chosen));
-            json_array_append_new(c.damping, ob_json_number(last_info.damping));
-            json_array_append_new(c.rho, ob_json_number(last_info.rho));
-            json_array_append_new(c.rate, ob_json_number(last_info.rate));
-            cg_since = 0;
-            batch_loss_sum = 0;
-            batch_loss_n = 0;
-            if (!prog->quiet && !tty)
+            rs.eval_s += now_s() - e0;
+            if (t == 0) rs.first_loss = ev.train_loss;
+            curve_add(curve, "update", json_integer((json_int_t)t));
+            curve_add(curve, "opt_seconds", json_real(rs.opt_s));
+            curve_add(curve, "eval_seconds", json_real(rs.eval_s));
+            curve_add(curve, "train_loss", ob_json_number(ev.train_loss));
+            curve_add(curve, "train_error", ob_json_number(ev.train_error));
+            curve_add(curve, "test_error", ob_json_number(ev.test_error));
+            curve_add(curve, "batch_loss",
+                      ob_json_number(rs.batch_loss_n ? rs.batch_loss_sum / rs.batch_loss_n : NAN));
+            curve_add(curve, "lr", ob_json_number(rs.last_lr));
+            curve_add(curve, "mu", ob_json_number(rs.last_mu));
+            curve_add(curve, "cg_iters", json_integer(rs.cg_since));
+            curve_add(curve, "cg_chosen", json_integer(rs.last_info.cg_chosen));
+            curve_add(curve, "damping", ob_json_number(rs.last_info.damping));
+            curve_add(curve, "rho", ob_json_number(rs.last_info.rho));
+            curve_add(curve, "rate", ob_json_number(rs.last_info.rate));
+            rs.cg_since = 0;
+            rs.batch_loss_sum = 0;
+            rs.batch_loss_n = 0;
+            if (!opt->quiet && !tty)
                 fprintf(stderr, "  [%zu/%zu] %s %s lr=%g  update %llu/%llu  train error %.4g  test error %.4g\n",
-                        prog->index, prog->total, task_name, label, plan->lr,
+                        opt->index, opt->total, task_name, label, plan->lr,
                         (unsigned long long)t, (unsigned long long)T, ev.train_error, ev.test_error);
-            if (!isfinite(ev.train_loss)) {
+            if (!isfinite(ev.train_loss) || !params_finite(x, prob->n_params)) {
                 status = "diverged";
-                reason = "the training loss became NaN or infinite";
+                reason = isfinite(ev.train_loss) ? "a parameter became NaN or infinite"
+                                                 : "the training loss became NaN or infinite";
+                stopped_at = t;
+                break;
+            }
+            if (t > 0 && isfinite(rs.first_loss) && ev.train_loss > OB_DIVERGENCE_FACTOR * fmax(rs.first_loss, 1e-3)) {
+                status = "diverged";
+                reason = "the training loss exceeded 1000 times its initial value";
                 stopped_at = t;
                 break;
             }
@@ -299,12 +475,12 @@ int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg, const o
         ob_step_info info = {.struct_size = sizeof info, .loss = NAN, .damping = NAN,
                              .rho = NAN, .rate = NAN};
         int src = ops->step(opt_state, prob, t, lr, mu, &info);
-        opt_s += now_s() - s0;
-        if (info.cg_iters > 0 || isfinite(info.damping)) c.second_order = 1;
-        cg_since += info.cg_iters;
-        last_info = info;
-        last_lr = lr;
-        last_mu = mu;
+        rs.opt_s += now_s() - s0;
+        if (info.cg_iters > 0 || isfinite(info.damping)) rs.second_order = 1;
+        rs.cg_since += info.cg_iters;
+        rs.last_info = info;
+        rs.last_lr = lr;
+        rs.last_mu = mu;
         if (src != OB_OK || !isfinite(info.loss)) {
             status = "diverged";
             reason = src == OB_OK || src == OB_EDIVERGED ? "the mini-batch loss became NaN or infinite"
@@ -312,26 +488,33 @@ int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg, const o
             stopped_at = t;
             break;
         }
-        batch_loss_sum += info.loss;
-        batch_loss_n++;
-        t++;
-        if (tty) {
-            double now = now_s();
-            if (now - last_print > 0.5 || t == T) {
-                double rate = t / (now - started);
-                char eta[32];
-                ob_format_duration((T - t) / rate, eta, sizeof eta);
-                fprintf(stderr, "\r  [%zu/%zu] %s %s lr=%g  update %llu/%llu  loss %.4g  %.1f upd/s  ETA %s   ",
-                        prog->index, prog->total, task_name, label, plan->lr,
-                        (unsigned long long)t, (unsigned long long)T, info.loss, rate, eta);
-                last_print = now;
-            }
+        rs.batch_loss_sum += info.loss;
+        rs.batch_loss_n++;
+        rs.t = t + 1;
+        double now = now_s();
+        if (tty && (now - last_print > 0.5 || rs.t == T)) {
+            double rate = (double)(rs.t - t_started) / (now - started);
+            char eta[32];
+            ob_format_duration((double)(T - rs.t) / rate, eta, sizeof eta);
+            fprintf(stderr, "\r  [%zu/%zu] %s %s lr=%g  update %llu/%llu  loss %.4g  %.1f upd/s  ETA %s   ",
+                    opt->index, opt->total, task_name, label, plan->lr,
+                    (unsigned long long)rs.t, (unsigned long long)T, info.loss, rate, eta);
+            last_print = now;
+        }
+        if (can_checkpoint && rs.t < T && now - last_ckpt >= opt->checkpoint_seconds) {
+            ob_error cerr;
+            if (ckpt_write(opt->checkpoint_path, plan, &rs, prob, opt_state, task, curve, &cerr) != OB_OK)
+                fprintf(stderr, "optbench: warning: %s\n", cerr.msg);
+            last_ckpt = now_s();
         }
     }
     if (tty) fputc('\n', stderr);
     if (strcmp(status, "done") == 0) stopped_at = T;
 
-    double ms = stopped_at ? 1000.0 * opt_s / (double)stopped_at : NAN;
+    const float *xf = ops->report_point ? ops->report_point(opt_state, prob, report_buf) : prob->params;
+    char phash[17];
+    snprintf(phash, sizeof phash, "%016llx", (unsigned long long)params_hash(xf, prob->n_params));
+    double ms = stopped_at ? 1000.0 * rs.opt_s / (double)stopped_at : NAN;
     json_t *res = json_object();
     json_object_set_new(res, "schema_version", json_integer(OB_RESULT_SCHEMA_VERSION));
     json_object_set_new(res, "numerics_version", json_string(OB_NUMERICS_VERSION));
@@ -351,20 +534,22 @@ int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg, const o
     json_object_set_new(res, "status", json_string(status));
     json_object_set_new(res, "stop_reason", json_string(reason));
     json_object_set_new(res, "updates_done", json_integer((json_int_t)stopped_at));
+    json_object_set_new(res, "resumed", json_boolean(resumed));
+    json_object_set_new(res, "params_checksum", json_string(phash));
     json_object_set_new(res, "final",
                         json_pack("{s:o, s:o, s:o}", "train_error", ob_json_number(ev.train_error),
                                   "test_error", ob_json_number(ev.test_error), "train_loss",
                                   ob_json_number(ev.train_loss)));
     json_object_set_new(res, "timing",
-                        json_pack("{s:f, s:f, s:o}", "optimizer_seconds", opt_s, "eval_seconds",
-                                  eval_s, "ms_per_update", ob_json_number(ms)));
-    json_object_set_new(res, "curve", curve_json(&c));
+                        json_pack("{s:f, s:f, s:o}", "optimizer_seconds", rs.opt_s, "eval_seconds",
+                                  rs.eval_s, "ms_per_update", ob_json_number(ms)));
+    json_object_set_new(res, "curve", curve_final(curve, rs.second_order));
     *result = res;
     rc = OB_OK;
 out:
     if (opt_state) plan->opt->desc->optimizer->destroy(opt_state);
     free(report_buf);
+    json_decref(curve);
     ob_task_destroy(task);
     return rc;
 }
-

@@ -42,16 +42,24 @@ int ob_cell_prepare(const json_t *cell, const ob_plugin_registry *reg, ob_cell_p
                     ob_error *err);
 void ob_cell_plan_free(ob_cell_plan *plan);
 
-typedef struct ob_progress {
-    size_t index, total; /* 1-based cell index for the progress line */
+typedef struct ob_cell_options {
+    size_t index, total;         /* 1-based cell index for the progress line  */
     int quiet;
-} ob_progress;
+    const char *checkpoint_path; /* NULL: no checkpoints                      */
+    double checkpoint_seconds;   /* minimum time between two checkpoints      */
+} ob_cell_options;
+
+/* A cell diverges when its training loss exceeds this many times its
+ * initial value (or becomes NaN/Inf, or a parameter does). */
+#define OB_DIVERGENCE_FACTOR 1000.0
 
 /* Runs the cell and returns its result document (new reference). A
  * diverged run is a result (status "diverged"), not an error; errors are
- * failures to set the cell up (data, plugin create). */
-int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg, const ob_progress *prog,
-                    json_t **result, ob_error *err);
+ * failures to set the cell up (data, plugin create). With a checkpoint
+ * path, the state is saved there every checkpoint_seconds, and a cell
+ * whose checkpoint exists resumes from it, bitwise as if never stopped. */
+int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg,
+                    const ob_cell_options *opt, json_t **result, ob_error *err);
 
 /* "42s", "3m05s", "2h10m" ("?" when unknown). */
 void ob_format_duration(double seconds, char *out, size_t len);

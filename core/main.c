@@ -16,9 +16,13 @@ static const char usage[] =
     "usage: optbench <command> [options]\n"
     "\n"
     "commands:\n"
-    "  run SUITE [--budget NAME] [--out DIR] [--threads N] [--quiet]\n"
-    "                     run (or resume) a suite; writes DIR/cells/*.json, summary.csv,\n"
-    "                     report.md (default DIR: results/<suite>-<budget>)\n"
+    "  run SUITE [--budget NAME] [--out DIR] [-j N] [--threads N] [--cell-timeout S]\n"
+    "            [--cell-memory MB] [--quiet]\n"
+    "                     run (or resume) a suite, each cell in its own process, N at a\n"
+    "                     time; writes DIR/cells/*.json, summary.csv, report.md and\n"
+    "                     report.html (default DIR: results/<suite>-<budget>)\n"
+    "  cell SPEC --out RESULT [--checkpoint FILE]\n"
+    "                     run one cell from a spec written by `run` (what array jobs run)\n"
     "  plan SUITE [--budget NAME]\n"
     "                     print the run matrix and its estimated cost; runs nothing\n"
     "  report DIR         rewrite DIR/report.md, report.html and summary.csv from the results\n"
@@ -55,6 +59,14 @@ static int parse_int(const char *s, int *out) {
     return 0;
 }
 
+static int parse_seconds(const char *s, double *out) {
+    char *end;
+    double v = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || !(v > 0) || v > 1e9) return -1;
+    *out = v;
+    return 0;
+}
+
 static int cmd_run(int argc, char **argv) {
     ob_run_options opt = {0};
     ob_data_config_default(&opt.data);
@@ -65,6 +77,15 @@ static int cmd_run(int argc, char **argv) {
         else if (!strcmp(a, "--out") && i + 1 < argc) opt.out_dir = argv[++i];
         else if (!strcmp(a, "--threads") && i + 1 < argc) {
             if (parse_int(argv[++i], &opt.threads) != 0) return die_usage("--threads needs a number");
+        } else if ((!strcmp(a, "-j") || !strcmp(a, "--jobs")) && i + 1 < argc) {
+            if (parse_int(argv[++i], &opt.jobs) != 0 || opt.jobs < 1 || opt.jobs > 64)
+                return die_usage("-j needs a number of cells at once, 1 to 64");
+        } else if (!strcmp(a, "--cell-timeout") && i + 1 < argc) {
+            if (parse_seconds(argv[++i], &opt.cell_timeout) != 0)
+                return die_usage("--cell-timeout needs a positive number of seconds");
+        } else if (!strcmp(a, "--cell-memory") && i + 1 < argc) {
+            if (parse_seconds(argv[++i], &opt.cell_memory_mb) != 0)
+                return die_usage("--cell-memory needs a positive number of MiB");
         } else if (!strcmp(a, "--quiet")) opt.quiet = 1;
         else if (a[0] == '-') {
             char m[256];
@@ -78,10 +99,27 @@ static int cmd_run(int argc, char **argv) {
     ob_error_clear(&err);
     int failed = 0;
     if (ob_run_suite(suite, &opt, &failed, &err) != OB_OK) return report_error(&err);
-    if (failed) {
-        fprintf(stderr, "optbench: %d cell(s) failed; see the messages above\n", failed);
-        return 1;
+    return failed ? 1 : 0;
+}
+
+static int cmd_cell(int argc, char **argv) {
+    const char *spec = NULL, *out = NULL, *ckpt = NULL;
+    size_t index = 1, total = 1;
+    int quiet = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--out") && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(a, "--checkpoint") && i + 1 < argc) ckpt = argv[++i];
+        else if (!strcmp(a, "--index") && i + 1 < argc) index = (size_t)strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(a, "--total") && i + 1 < argc) total = (size_t)strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(a, "--quiet")) quiet = 1;
+        else if (a[0] == '-') return die_usage("cell: unknown option");
+        else spec = a;
     }
+    if (!spec || !out) return die_usage("cell: give a spec file and --out RESULT");
+    ob_error err;
+    ob_error_clear(&err);
+    if (ob_cell_main(spec, out, ckpt, index, total, quiet, &err) != OB_OK) return report_error(&err);
     return 0;
 }
 
@@ -198,6 +236,7 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "plan")) return cmd_plan(argc - 1, argv + 1);
+    if (!strcmp(cmd, "cell")) return cmd_cell(argc - 1, argv + 1);
     if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "list")) return cmd_list();
     if (!strcmp(cmd, "data")) return ob_data_main(argc - 1, argv + 1);

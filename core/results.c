@@ -115,6 +115,10 @@ int ob_write_text_atomic(const char *path, const char *text, ob_error *err) {
     return write_atomic(path, text, strlen(text), err);
 }
 
+int ob_write_bytes_atomic(const char *path, const void *data, size_t len, ob_error *err) {
+    return write_atomic(path, data, len, err);
+}
+
 static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }

@@ -18,6 +18,7 @@ json_t *ob_environment_json(void);
  * rename: readers see the old file or the new one, never half of one. */
 int ob_write_json_atomic(const char *path, const json_t *j, ob_error *err);
 int ob_write_text_atomic(const char *path, const char *text, ob_error *err);
+int ob_write_bytes_atomic(const char *path, const void *data, size_t len, ob_error *err);
 
 /* Reads every cells/<name>.json under run_dir into a JSON array sorted by file
  * name (new reference). */

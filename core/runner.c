@@ -1,19 +1,24 @@
 #include "runner.h"
 
 #include <cblas.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "lua_host.h"
 #include "results.h"
 #include "task.h"
-
-extern void openblas_set_num_threads(int);
 
 static double now_s(void) {
     struct timespec ts;
@@ -99,72 +104,383 @@ static int valid_dir_component(const char *s) {
     return 1;
 }
 
+/* ---- the results directory lock -------------------------------------------- */
+
+static int lock_dir(const char *out_dir, int *fd_out, ob_error *err) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/.lock", out_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return ob_fail(err, OB_EIO, "%s: cannot create the lock file: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "?";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 1] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        close(fd);
+        return ob_fail(err, OB_EIO,
+                       "%s is in use by another optbench run (pid %s); wait for it to finish, or "
+                       "write to another folder with --out", out_dir, pid);
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) { /* informative only */ }
+    *fd_out = fd;
+    return OB_OK;
+}
+
+/* ---- one process per cell ------------------------------------------------------- */
+
+#define TAIL_BYTES 4096
+
+typedef struct child {
+    pid_t pid;
+    int fd;           /* the cell's stderr                         */
+    FILE *log;        /* DIR/logs/<cell>.log                       */
+    size_t cell;
+    double deadline;  /* monotonic seconds, or 0                   */
+    int timed_out;
+    char tail[TAIL_BYTES];
+    size_t tail_len;
+} child;
+
+static void tail_add(child *c, const char *data, size_t n) {
+    if (n >= TAIL_BYTES) {
+        memcpy(c->tail, data + n - TAIL_BYTES, TAIL_BYTES);
+        c->tail_len = TAIL_BYTES;
+        return;
+    }
+    if (c->tail_len + n > TAIL_BYTES) {
+        size_t drop = c->tail_len + n - TAIL_BYTES;
+        memmove(c->tail, c->tail + drop, c->tail_len - drop);
+        c->tail_len -= drop;
+    }
+    memcpy(c->tail + c->tail_len, data, n);
+    c->tail_len += n;
+}
+
+static void drain(child *c, int forward) {
+    char buf[8192];
+    for (;;) {
+        ssize_t n = read(c->fd, buf, sizeof buf);
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR) continue;
+            break;
+        }
+        tail_add(c, buf, (size_t)n);
+        if (c->log) fwrite(buf, 1, (size_t)n, c->log);
+        if (forward && fwrite(buf, 1, (size_t)n, stderr) != (size_t)n) { /* best effort */ }
+    }
+}
+
+typedef struct spawn_args {
+    const char *exe, *spec, *result, *ckpt;
+    size_t index, total;
+    int quiet, blas_threads, tty;
+    double memory_mb;
+} spawn_args;
+
+static pid_t spawn_cell(const spawn_args *a, int *fd_out) {
+    int pipefd[2];
+    if (pipe(pipefd) != 0) return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(pipefd[0]);
+        close(pipefd[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        dup2(pipefd[1], 2);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        if (a->memory_mb > 0) {
+            struct rlimit rl;
+            rl.rlim_cur = rl.rlim_max = (rlim_t)(a->memory_mb * 1048576.0);
+            setrlimit(RLIMIT_AS, &rl);
+        }
+        char threads[16], idx[32], tot[32];
+        snprintf(threads, sizeof threads, "%d", a->blas_threads);
+        snprintf(idx, sizeof idx, "%zu", a->index);
+        snprintf(tot, sizeof tot, "%zu", a->total);
+        setenv("OPENBLAS_NUM_THREADS", threads, 1);
+        if (a->tty) setenv("OB_PROGRESS_TTY", "1", 1);
+        const char *argv[16] = {"optbench", "cell", a->spec, "--out", a->result, "--checkpoint",
+                                a->ckpt, "--index", idx, "--total", tot, NULL, NULL};
+        if (a->quiet) argv[11] = "--quiet";
+        execv(a->exe, (char *const *)argv);
+        fprintf(stderr, "optbench: cannot start %s: %s\n", a->exe, strerror(errno));
+        _exit(127);
+    }
+    close(pipefd[1]);
+    *fd_out = pipefd[0];
+    return pid;
+}
+
+/* A result for a cell whose process did not produce one. */
+static int write_failure(const char *path, const ob_cell_plan *plan, const char *status,
+                         const char *reason, const char *tail, ob_error *err) {
+    json_t *r = json_object();
+    json_object_set_new(r, "schema_version", json_integer(OB_RESULT_SCHEMA_VERSION));
+    json_object_set_new(r, "numerics_version", json_string(OB_NUMERICS_VERSION));
+    json_object_set_new(r, "cell_key", json_string(plan->key_hex));
+    json_object_set(r, "cell", plan->desc);
+    json_object_set_new(r, "environment", ob_environment_json());
+    json_object_set_new(r, "status", json_string(status));
+    json_object_set_new(r, "stop_reason", json_string(reason));
+    json_object_set_new(r, "stderr_tail", json_string(tail));
+    json_object_set_new(r, "updates_done", json_integer(0));
+    json_object_set_new(r, "final", json_pack("{s:n, s:n, s:n}", "train_error", "test_error", "train_loss"));
+    json_object_set_new(r, "timing", json_pack("{s:n, s:n, s:n}", "optimizer_seconds", "eval_seconds", "ms_per_update"));
+    json_object_set_new(r, "curve", json_pack("{s:[], s:[], s:[], s:[]}", "update", "train_error", "test_error", "opt_seconds"));
+    int rc = ob_write_json_atomic(path, r, err);
+    json_decref(r);
+    return rc;
+}
+
+static void sanitize_utf8_tail(char *s, size_t len) {
+    /* keep the tail printable and valid for JSON: replace control bytes
+     * (other than newline) and non-ASCII bytes with '?' */
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\r') s[i] = '\n';
+        else if ((c < 32 && c != '\n' && c != '\t') || c > 126) s[i] = '?';
+    }
+    s[len] = '\0';
+}
+
 int ob_run_suite(const char *suite_path, const ob_run_options *opt, int *failed, ob_error *err) {
     *failed = 0;
     prepared p;
     int rc = prepare_suite(suite_path, opt->budget, &p, err);
     if (rc != OB_OK) return rc;
     rc = preflight_data(&p, &opt->data, err);
-    if (rc != OB_OK) goto out;
-    if (opt->threads > 0) openblas_set_num_threads(opt->threads);
+    if (rc != OB_OK) {
+        prepared_free(&p);
+        return rc;
+    }
 
     char out_dir[4096];
     if (opt->out_dir)
         snprintf(out_dir, sizeof out_dir, "%s", opt->out_dir);
     else {
         if (!valid_dir_component(p.suite.name) || !valid_dir_component(p.suite.budget)) {
-            rc = ob_fail(err, OB_EINVAL, "%s: suite or budget name is not a valid folder name", suite_path);
-            goto out;
+            prepared_free(&p);
+            return ob_fail(err, OB_EINVAL, "%s: suite or budget name is not a valid folder name", suite_path);
         }
         snprintf(out_dir, sizeof out_dir, "results/%s-%s", p.suite.name, p.suite.budget);
     }
-    char cells_dir[4200];
+    char cells_dir[4200], work_dir[4200], logs_dir[4200];
     snprintf(cells_dir, sizeof cells_dir, "%s/cells", out_dir);
-    rc = ob_mkdirs(cells_dir, err);
+    snprintf(work_dir, sizeof work_dir, "%s/work", out_dir);
+    snprintf(logs_dir, sizeof logs_dir, "%s/logs", out_dir);
+    int lock_fd = -1;
+    rc = ob_mkdirs(out_dir, err);
+    if (rc == OB_OK) rc = lock_dir(out_dir, &lock_fd, err);
+    if (rc == OB_OK) rc = ob_mkdirs(cells_dir, err);
+    if (rc == OB_OK) rc = ob_mkdirs(work_dir, err);
+    if (rc == OB_OK) rc = ob_mkdirs(logs_dir, err);
     if (rc != OB_OK) goto out;
-    json_t *run = json_pack("{s:i, s:s, s:s, s:s, s:I, s:o}", "schema_version",
+
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int jobs = opt->jobs > 0 ? opt->jobs : 1;
+    int total_threads = opt->threads > 0 ? opt->threads : (int)(ncpu > 0 ? ncpu : 1);
+    int blas_threads = total_threads / jobs > 0 ? total_threads / jobs : 1;
+    json_t *run = json_pack("{s:i, s:s, s:s, s:s, s:I, s:i, s:i, s:o}", "schema_version",
                             OB_RESULT_SCHEMA_VERSION, "suite", p.suite.name, "suite_file",
                             suite_path, "budget", p.suite.budget, "cells", (json_int_t)p.n,
-                            "environment", ob_environment_json());
+                            "jobs", jobs, "blas_threads_per_cell", blas_threads, "environment",
+                            ob_environment_json());
     char run_path[4200];
     snprintf(run_path, sizeof run_path, "%s/run.json", out_dir);
     rc = ob_write_json_atomic(run_path, run, err);
     json_decref(run);
     if (rc != OB_OK) goto out;
 
-    if (!opt->quiet)
-        fprintf(stderr, "optbench: suite %s, budget %s: %zu cells -> %s\n", p.suite.name,
-                p.suite.budget, p.n, out_dir);
-    for (size_t i = 0; i < p.n; i++) {
-        char path[4500];
-        snprintf(path, sizeof path, "%s/%s", cells_dir, p.plans[i].file_name);
-        if (result_is_done(path, p.plans[i].key_hex)) {
-            if (!opt->quiet) fprintf(stderr, "  [%zu/%zu] %s: already done, skipped\n", i + 1, p.n, p.plans[i].file_name);
-            continue;
-        }
-        ob_progress prog = {.index = i + 1, .total = p.n, .quiet = opt->quiet};
-        json_t *res = NULL;
-        ob_error cerr;
-        ob_error_clear(&cerr);
-        int crc = ob_cell_execute(&p.plans[i], &opt->data, &prog, &res, &cerr);
-        if (crc != OB_OK) {
-            fprintf(stderr, "optbench: cell %s failed: %s\n", p.plans[i].file_name, cerr.msg);
-            (*failed)++;
-            continue;
-        }
-        rc = ob_write_json_atomic(path, res, err);
-        json_decref(res);
-        if (rc != OB_OK) goto out;
+    char exe[4096];
+    ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (el <= 0) {
+        rc = ob_fail(err, OB_EIO, "cannot find the optbench executable (/proc/self/exe)");
+        goto out;
     }
+    exe[el] = '\0';
+
+    if (!opt->quiet)
+        fprintf(stderr, "optbench: suite %s, budget %s: %zu cells -> %s (%d at a time, %d BLAS thread%s each)\n",
+                p.suite.name, p.suite.budget, p.n, out_dir, jobs, blas_threads, blas_threads == 1 ? "" : "s");
+    child *kids = calloc((size_t)jobs, sizeof *kids);
+    int running = 0, crashed = 0, timeouts = 0, setup_failed = 0;
+    size_t next = 0;
+    int tty = isatty(2);
+    while (next < p.n || running > 0) {
+        /* start cells */
+        while (running < jobs && next < p.n) {
+            size_t i = next++;
+            const ob_cell_plan *pl = &p.plans[i];
+            char result[4500], spec[4500], ckpt[4500], logp[4500];
+            snprintf(result, sizeof result, "%s/%s", cells_dir, pl->file_name);
+            if (result_is_done(result, pl->key_hex)) {
+                if (!opt->quiet) fprintf(stderr, "  [%zu/%zu] %s: already done, skipped\n", i + 1, p.n, pl->file_name);
+                continue;
+            }
+            snprintf(spec, sizeof spec, "%s/%.*s.spec.json", work_dir, (int)strlen(pl->file_name) - 5, pl->file_name);
+            snprintf(ckpt, sizeof ckpt, "%s/%.*s.ckpt", work_dir, (int)strlen(pl->file_name) - 5, pl->file_name);
+            snprintf(logp, sizeof logp, "%s/%.*s.log", logs_dir, (int)strlen(pl->file_name) - 5, pl->file_name);
+            json_t *sp = json_pack("{s:O, s:O, s:{s:s, s:s}}", "cell", pl->desc, "plugin_dirs",
+                                   p.suite.plugin_dirs, "data", "data_dir", opt->data.data_dir,
+                                   "mirror_dir", opt->data.mirror_dir);
+            rc = ob_write_json_atomic(spec, sp, err);
+            json_decref(sp);
+            if (rc != OB_OK) goto stop;
+            child *c = NULL;
+            for (int k = 0; k < jobs; k++)
+                if (kids[k].pid == 0) c = &kids[k];
+            memset(c, 0, sizeof *c);
+            spawn_args a = {.exe = exe, .spec = spec, .result = result, .ckpt = ckpt,
+                            .index = i + 1, .total = p.n, .quiet = opt->quiet || jobs > 1,
+                            .blas_threads = blas_threads, .tty = tty && jobs == 1 && !opt->quiet,
+                            .memory_mb = opt->cell_memory_mb};
+            c->pid = spawn_cell(&a, &c->fd);
+            if (c->pid < 0) {
+                c->pid = 0;
+                rc = ob_fail(err, OB_EIO, "cannot start a cell process: %s", strerror(errno));
+                goto stop;
+            }
+            c->cell = i;
+            c->log = fopen(logp, "w");
+            c->deadline = opt->cell_timeout > 0 ? now_s() + opt->cell_timeout : 0;
+            running++;
+            if (!opt->quiet && jobs > 1)
+                fprintf(stderr, "  [%zu/%zu] %s: started\n", i + 1, p.n, pl->file_name);
+        }
+        if (running == 0) break;
+        /* wait for output, exits or deadlines */
+        struct pollfd pfd[64];
+        int np = 0;
+        for (int k = 0; k < jobs && np < 64; k++)
+            if (kids[k].pid > 0 && kids[k].fd >= 0) pfd[np++] = (struct pollfd){.fd = kids[k].fd, .events = POLLIN};
+        if (poll(pfd, (nfds_t)np, 200) < 0 && errno != EINTR) break;
+        for (int k = 0; k < jobs; k++) {
+            child *c = &kids[k];
+            if (c->pid <= 0) continue;
+            for (int q = 0; q < np; q++)
+                if (pfd[q].fd == c->fd && (pfd[q].revents & (POLLIN | POLLHUP))) {
+                    char buf[8192];
+                    ssize_t n = read(c->fd, buf, sizeof buf);
+                    if (n > 0) {
+                        tail_add(c, buf, (size_t)n);
+                        if (c->log) fwrite(buf, 1, (size_t)n, c->log);
+                        if (jobs == 1 && !opt->quiet && fwrite(buf, 1, (size_t)n, stderr) != (size_t)n) {}
+                    }
+                }
+            if (c->deadline > 0 && !c->timed_out && now_s() > c->deadline) {
+                kill(c->pid, SIGKILL);
+                c->timed_out = 1;
+            }
+            int st;
+            pid_t w = waitpid(c->pid, &st, WNOHANG);
+            if (w != c->pid) continue;
+            drain(c, jobs == 1 && !opt->quiet);
+            close(c->fd);
+            if (c->log) fclose(c->log);
+            running--;
+            const ob_cell_plan *pl = &p.plans[c->cell];
+            char result[4500];
+            snprintf(result, sizeof result, "%s/%s", cells_dir, pl->file_name);
+            char tail[TAIL_BYTES + 1];
+            memcpy(tail, c->tail, c->tail_len);
+            sanitize_utf8_tail(tail, c->tail_len);
+            const char *status = NULL;
+            char reason[512];
+            if (c->timed_out) {
+                status = "timeout";
+                timeouts++;
+                snprintf(reason, sizeof reason, "stopped after the cell time limit of %g s", opt->cell_timeout);
+            } else if (WIFSIGNALED(st)) {
+                status = "crashed";
+                crashed++;
+                snprintf(reason, sizeof reason, "killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+            } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+                status = "failed";
+                setup_failed++;
+                snprintf(reason, sizeof reason, "exited with status %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+            } else if (!result_is_done(result, pl->key_hex)) {
+                status = "failed";
+                setup_failed++;
+                snprintf(reason, sizeof reason, "finished without writing its result");
+            }
+            if (status) {
+                (*failed)++;
+                ob_error werr;
+                if (write_failure(result, pl, status, reason, tail, &werr) != OB_OK)
+                    fprintf(stderr, "optbench: %s\n", werr.msg);
+                fprintf(stderr, "optbench: cell %s %s: %s; log: %s/%.*s.log\n", pl->file_name, status,
+                        reason, logs_dir, (int)strlen(pl->file_name) - 5, pl->file_name);
+            } else if (!opt->quiet && jobs > 1) {
+                fprintf(stderr, "  [%zu/%zu] %s: finished\n", c->cell + 1, p.n, pl->file_name);
+            }
+            c->pid = 0;
+        }
+    }
+stop:
+    for (int k = 0; k < jobs; k++)
+        if (kids[k].pid > 0) {
+            kill(kids[k].pid, SIGKILL);
+            waitpid(kids[k].pid, NULL, 0);
+            close(kids[k].fd);
+            if (kids[k].log) fclose(kids[k].log);
+        }
+    free(kids);
+    if (rc != OB_OK) goto out;
+    if (*failed)
+        fprintf(stderr, "optbench: %d of %zu cells did not finish: %d crashed, %d timed out, %d failed "
+                        "to start (rerun the same command to retry them)\n",
+                *failed, p.n, crashed, timeouts, setup_failed);
     char *md = NULL;
     rc = ob_report_dir(out_dir, &md, err);
     if (rc == OB_OK) {
-        fputs(md, stdout);
-        fprintf(stderr, "optbench: wrote %s/report.md, report.html and summary.csv\n", out_dir);
+        if (!opt->quiet) fputs(md, stdout);
+        if (!opt->quiet) fprintf(stderr, "optbench: wrote %s/report.md, report.html and summary.csv\n", out_dir);
     }
     free(md);
 out:
+    if (lock_fd >= 0) close(lock_fd);
     prepared_free(&p);
+    return rc;
+}
+
+int ob_cell_main(const char *spec_path, const char *result_path, const char *ckpt_path,
+                 size_t index, size_t total, int quiet, ob_error *err) {
+    json_error_t je;
+    json_t *spec = json_load_file(spec_path, JSON_REJECT_DUPLICATES, &je);
+    if (!spec) return ob_fail(err, OB_EFORMAT, "%s:%d: %s", spec_path, je.line, je.text);
+    ob_plugin_registry reg = {0};
+    ob_cell_plan plan;
+    memset(&plan, 0, sizeof plan);
+    int rc = ob_registry_add_default(&reg, err);
+    const json_t *dirs = json_object_get(spec, "plugin_dirs");
+    for (size_t i = 0; rc == OB_OK && i < json_array_size(dirs); i++)
+        rc = ob_registry_add_dir(&reg, json_string_value(json_array_get(dirs, i)), 1, err);
+    if (rc == OB_OK) rc = ob_cell_prepare(json_object_get(spec, "cell"), &reg, &plan, err);
+    ob_data_config cfg;
+    ob_data_config_default(&cfg);
+    const json_t *data = json_object_get(spec, "data");
+    const char *dd = json_string_value(json_object_get(data, "data_dir"));
+    const char *md = json_string_value(json_object_get(data, "mirror_dir"));
+    if (dd) snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", dd);
+    if (md) snprintf(cfg.mirror_dir, sizeof cfg.mirror_dir, "%s", md);
+    json_t *res = NULL;
+    if (rc == OB_OK) {
+        const char *every = getenv("OPTBENCH_CHECKPOINT_SECONDS");
+        ob_cell_options o = {.index = index, .total = total, .quiet = quiet,
+                             .checkpoint_path = ckpt_path,
+                             .checkpoint_seconds = every ? atof(every) : 300.0};
+        rc = ob_cell_execute(&plan, &cfg, &o, &res, err);
+    }
+    if (rc == OB_OK) rc = ob_write_json_atomic(result_path, res, err);
+    if (rc == OB_OK && ckpt_path) unlink(ckpt_path);
+    json_decref(res);
+    ob_cell_plan_free(&plan);
+    ob_registry_free(&reg);
+    json_decref(spec);
     return rc;
 }
 

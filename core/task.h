@@ -51,6 +51,11 @@ struct ob_task_family {
     /* What the result file records about the data (new reference). */
     json_t *(*data_json)(void *impl);
     double (*flops_per_update)(void *impl);
+    /* The batch stream's state, for checkpoints (NULL: the family cannot be
+     * checkpointed; its cells restart from scratch after an interruption). */
+    size_t (*stream_size)(void *impl);
+    void (*stream_save)(void *impl, void *buf);
+    void (*stream_load)(void *impl, const void *buf);
     /* Data sets needed, checked before a run writes anything (may be NULL). */
     int (*preflight)(const ob_task_info *info, const ob_data_config *cfg, ob_error *err);
 };
@@ -78,6 +83,9 @@ void ob_task_evaluate(ob_task *t, const float *theta, size_t train_cases, size_t
                       ob_eval *out);
 json_t *ob_task_data_json(ob_task *t);
 double ob_task_flops_per_update(ob_task *t);
+size_t ob_task_stream_size(ob_task *t); /* 0: not checkpointable */
+void ob_task_stream_save(ob_task *t, void *buf);
+void ob_task_stream_load(ob_task *t, const void *buf);
 
 /* Helpers for families: a number option, integral, within [min, max]. */
 int ob_task_opt_size(const json_t *desc, const char *key, size_t def, size_t min, size_t max,

@@ -311,6 +311,34 @@ static json_t *ae_data_json(void *impl) {
                      (json_int_t)t->n_test, "provenance", prov ? prov : json_null());
 }
 
+/* stream state: the data rng, position, epoch and permutation */
+static size_t ae_stream_size(void *impl) {
+    ae_task *t = impl;
+    return sizeof(ob_rng) + 2 * sizeof(uint64_t) + t->n_train * sizeof(uint32_t);
+}
+
+static void ae_stream_save(void *impl, void *buf) {
+    ae_task *t = impl;
+    unsigned char *p = buf;
+    uint64_t pos = t->pos, ep = t->epoch;
+    memcpy(p, &t->data_rng, sizeof(ob_rng));
+    memcpy(p + sizeof(ob_rng), &pos, 8);
+    memcpy(p + sizeof(ob_rng) + 8, &ep, 8);
+    memcpy(p + sizeof(ob_rng) + 16, t->perm, t->n_train * sizeof(uint32_t));
+}
+
+static void ae_stream_load(void *impl, const void *buf) {
+    ae_task *t = impl;
+    const unsigned char *p = buf;
+    uint64_t pos, ep;
+    memcpy(&t->data_rng, p, sizeof(ob_rng));
+    memcpy(&pos, p + sizeof(ob_rng), 8);
+    memcpy(&ep, p + sizeof(ob_rng) + 8, 8);
+    memcpy(t->perm, p + sizeof(ob_rng) + 16, t->n_train * sizeof(uint32_t));
+    t->pos = pos <= t->n_train ? (size_t)pos : t->n_train;
+    t->epoch = ep;
+}
+
 const ob_task_family ob_autoencoder_family = {
     .name = "autoencoder",
     .options_doc = "layers, batch (default 200), train_cases, test_cases (default: all)",
@@ -325,4 +353,7 @@ const ob_task_family ob_autoencoder_family = {
     .data_json = ae_data_json,
     .flops_per_update = ae_flops_per_update,
     .preflight = ae_preflight,
+    .stream_size = ae_stream_size,
+    .stream_save = ae_stream_save,
+    .stream_load = ae_stream_load,
 };

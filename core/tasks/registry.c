@@ -121,6 +121,12 @@ void ob_task_evaluate(ob_task *t, const float *theta, size_t train_cases, size_t
 }
 json_t *ob_task_data_json(ob_task *t) { return t->info->family->data_json(t->impl); }
 double ob_task_flops_per_update(ob_task *t) { return t->info->family->flops_per_update(t->impl); }
+size_t ob_task_stream_size(ob_task *t) {
+    const ob_task_family *f = t->info->family;
+    return f->stream_size && f->stream_save && f->stream_load ? f->stream_size(t->impl) : 0;
+}
+void ob_task_stream_save(ob_task *t, void *buf) { t->info->family->stream_save(t->impl, buf); }
+void ob_task_stream_load(ob_task *t, const void *buf) { t->info->family->stream_load(t->impl, buf); }
 
 int ob_task_opt_size(const json_t *desc, const char *key, size_t def, size_t min, size_t max,
                      size_t *out, const char *where, ob_error *err) {
