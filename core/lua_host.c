@@ -14,7 +14,7 @@
 
 typedef struct sandbox {
     size_t used;
-    long instructions;
+    long instructions, limit;
     const char *what; /* for messages: the suite path */
 } sandbox;
 
@@ -37,9 +37,12 @@ static void count_hook(lua_State *L, lua_Debug *ar) {
     sandbox *sb;
     lua_getallocf(L, (void **)&sb);
     sb->instructions += OB_LUA_HOOK_EVERY;
-    if (sb->instructions > OB_LUA_INSTR_LIMIT)
-        luaL_error(L, "%s: stopped after %ld Lua instructions (an endless loop?)", sb->what,
-                   (long)OB_LUA_INSTR_LIMIT);
+    if (sb->instructions > sb->limit) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s: stopped after %ld Lua instructions (an endless loop?)",
+                 sb->what, sb->limit);
+        luaL_error(L, "%s", msg);
+    }
 }
 
 const char *ob_lua_dir(void) {
@@ -129,6 +132,8 @@ static void open_sandbox(lua_State *L) {
 static lua_State *new_state(sandbox *sb, const char *what) {
     memset(sb, 0, sizeof *sb);
     sb->what = what;
+    const char *lim = getenv("OPTBENCH_LUA_MAX_INSTRUCTIONS");
+    sb->limit = lim && atol(lim) > 0 ? atol(lim) : OB_LUA_INSTR_LIMIT;
     lua_State *L = lua_newstate(limited_alloc, sb);
     if (!L) return NULL;
     lua_sethook(L, count_hook, LUA_MASKCOUNT, OB_LUA_HOOK_EVERY);
@@ -308,9 +313,16 @@ int ob_suite_load(const char *path, const char *budget, ob_suite *out, ob_error 
         goto done;
     }
     sb.instructions = 0;
-    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+    int st = lua_pcall(L, 0, 1, 0);
+    if (st != LUA_OK) {
         const char *m = lua_tostring(L, -1);
-        rc = ob_fail(err, OB_EFORMAT, "%s", m ? m : "error object is not a string");
+        if (st == LUA_ERRMEM)
+            rc = ob_fail(err, OB_ENOMEM, "%s: stopped: the suite needs more than %zu MiB of memory",
+                         path, OB_LUA_MEM_LIMIT >> 20);
+        else if (m && strncmp(m, path, strlen(path)) == 0)
+            rc = ob_fail(err, OB_EFORMAT, "%s", m);
+        else
+            rc = ob_fail(err, OB_EFORMAT, "%s: %s", path, m ? m : "error object is not a string");
         goto done;
     }
     if (!lua_istable(L, -1)) {

@@ -1,0 +1,87 @@
+/* faulty_optimizer.c -- test-only optimizer plugins that misbehave on
+ * purpose. Built three times with FAULT set to 1 (segfault on the 3rd
+ * step), 2 (spin forever on the 3rd step) or 3 (NaN loss from the 3rd
+ * step); otherwise plain SGD. */
+#include <math.h>
+#include <signal.h>
+#include <stddef.h>
+
+#include "optbench/plugin.h"
+
+#ifndef FAULT
+#error define FAULT
+#endif
+
+#if FAULT == 1
+#define NAME "crash_on_step3"
+#elif FAULT == 2
+#define NAME "spin_on_step3"
+#else
+#define NAME "nan_on_step3"
+#endif
+
+typedef struct {
+    const ob_host *host;
+    float *grad;
+} st;
+
+static int create(const ob_host *host, const ob_problem *p, const double *v, ob_rng *rng,
+                  void **state, char *err, size_t errlen) {
+    (void)v;
+    (void)rng;
+    (void)err;
+    (void)errlen;
+    st *s = host->alloc(sizeof *s);
+    s->host = host;
+    s->grad = host->alloc(p->n_params * sizeof(float));
+    *state = s;
+    return OB_OK;
+}
+
+static volatile int sink;
+
+static int step(void *state, const ob_problem *p, uint64_t t, double lr, double mu,
+                ob_step_info *info) {
+    (void)mu;
+    st *s = state;
+    if (t == 2) {
+#if FAULT == 1
+        raise(SIGSEGV);
+#elif FAULT == 2
+        for (;;) sink++;
+#endif
+    }
+    int rc = p->loss_grad(p->ctx, p->params, s->grad, &info->loss);
+    if (rc != OB_OK) return rc;
+    for (size_t i = 0; i < p->n_params; i++) p->params[i] -= (float)lr * s->grad[i];
+#if FAULT == 3
+    if (t >= 2) info->loss = NAN;
+#endif
+    return OB_OK;
+}
+
+static const float *report_point(void *state, const ob_problem *p, float *out) {
+    (void)state;
+    (void)out;
+    return p->params;
+}
+
+static size_t state_size(void *state) { (void)state; return 0; }
+static int save_state(void *s, void *b, size_t n) { (void)s; (void)b; return n ? OB_EINVAL : OB_OK; }
+static int load_state(void *s, const void *b, size_t n) { (void)s; (void)b; return n ? OB_EINVAL : OB_OK; }
+
+static void destroy(void *state) {
+    st *s = state;
+    if (!s) return;
+    s->host->free(s->grad);
+    s->host->free(s);
+}
+
+static const ob_optimizer_ops ops = {sizeof(ob_optimizer_ops), create, step, report_point,
+                                     state_size, save_state, load_state, destroy};
+static const ob_plugin_desc desc = {OB_ABI_VERSION, sizeof(ob_plugin_desc), OB_PLUGIN_OPTIMIZER,
+                                    NAME, "test fixture that misbehaves on its 3rd step", "1",
+                                    NULL, 0, &ops, NULL, NULL};
+
+OB_EXPORT const ob_plugin_desc *ob_plugin_entry(void);
+OB_EXPORT const ob_plugin_desc *ob_plugin_entry(void) { return &desc; }
