@@ -123,6 +123,102 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static const char *const known_status[] = {"done", "diverged", "crashed", "timeout", "failed", NULL};
+
+int ob_result_validate(const json_t *r, const char *what, ob_error *err) {
+    if (!json_is_object(r)) return ob_fail(err, OB_EFORMAT, "%s: a result must be a JSON object", what);
+    const json_t *sv = json_object_get(r, "schema_version");
+    if (!json_is_integer(sv))
+        return ob_fail(err, OB_EFORMAT, "%s: no integer schema_version", what);
+    if (json_integer_value(sv) != OB_RESULT_SCHEMA_VERSION)
+        return OB_OK; /* another schema: readable, but compare refuses it */
+    const json_t *cell = json_object_get(r, "cell");
+    if (!json_is_object(cell)) return ob_fail(err, OB_EFORMAT, "%s: no 'cell' object", what);
+    const char *named[] = {"task", "optimizer", "schedule", "init"};
+    for (size_t i = 0; i < 4; i++)
+        if (!json_is_string(json_object_get(json_object_get(cell, named[i]), "name")))
+            return ob_fail(err, OB_EFORMAT, "%s: cell.%s.name is missing or not a string", what, named[i]);
+    if (!json_is_string(json_object_get(cell, "label")) || !json_is_number(json_object_get(cell, "lr")) ||
+        !json_is_integer(json_object_get(cell, "seed")))
+        return ob_fail(err, OB_EFORMAT, "%s: cell.label, cell.lr or cell.seed is missing or mistyped", what);
+    const char *st = json_string_value(json_object_get(r, "status"));
+    int ok = 0;
+    for (const char *const *k = known_status; st && *k; k++) ok |= strcmp(*k, st) == 0;
+    if (!ok) return ob_fail(err, OB_EFORMAT, "%s: status must be one of done, diverged, crashed, timeout, failed", what);
+    if (!json_is_string(json_object_get(r, "cell_key")))
+        return ob_fail(err, OB_EFORMAT, "%s: no cell_key", what);
+    const json_t *fin = json_object_get(r, "final");
+    if (!json_is_object(fin)) return ob_fail(err, OB_EFORMAT, "%s: no 'final' object", what);
+    const char *finals[] = {"train_error", "test_error", "train_loss"};
+    for (size_t i = 0; i < 3; i++) {
+        const json_t *v = json_object_get(fin, finals[i]);
+        if (v && !json_is_number(v) && !json_is_null(v))
+            return ob_fail(err, OB_EFORMAT, "%s: final.%s must be a number or null", what, finals[i]);
+    }
+    const json_t *timing = json_object_get(r, "timing");
+    if (timing && !json_is_object(timing)) return ob_fail(err, OB_EFORMAT, "%s: 'timing' must be an object", what);
+    const json_t *curve = json_object_get(r, "curve");
+    if (!json_is_object(curve)) return ob_fail(err, OB_EFORMAT, "%s: no 'curve' object", what);
+    const json_t *upd = json_object_get(curve, "update");
+    if (!json_is_array(upd)) return ob_fail(err, OB_EFORMAT, "%s: curve.update must be an array", what);
+    size_t n = json_array_size(upd);
+    const char *key;
+    json_t *col;
+    json_object_foreach((json_t *)curve, key, col) {
+        if (!json_is_array(col) || json_array_size(col) != n)
+            return ob_fail(err, OB_EFORMAT, "%s: curve.%s must be an array of %zu values like curve.update",
+                           what, key, n);
+        size_t i;
+        json_t *v;
+        json_array_foreach(col, i, v) {
+            if (!json_is_number(v) && !json_is_null(v))
+                return ob_fail(err, OB_EFORMAT, "%s: curve.%s[%zu] is not a number or null", what, key, i);
+            if (!strcmp(key, "update") && !json_is_integer(v))
+                return ob_fail(err, OB_EFORMAT, "%s: curve.update[%zu] is not an integer", what, i);
+        }
+    }
+    return OB_OK;
+}
+
+int ob_result_parse(const char *data, size_t len, const char *what, json_t **out, ob_error *err) {
+    *out = NULL;
+    if (len > OB_RESULT_MAX_BYTES)
+        return ob_fail(err, OB_EFORMAT, "%s: %zu bytes, more than a result may have (%zu MiB)", what,
+                       len, OB_RESULT_MAX_BYTES >> 20);
+    json_error_t je;
+    json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
+    if (!j) return ob_fail(err, OB_EFORMAT, "%s:%d: not valid JSON: %s", what, je.line, je.text);
+    int rc = ob_result_validate(j, what, err);
+    if (rc != OB_OK) {
+        json_decref(j);
+        return rc;
+    }
+    *out = j;
+    return OB_OK;
+}
+
+static int read_result_file(const char *path, json_t **out, ob_error *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return ob_fail(err, OB_EIO, "%s: cannot read: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || st.st_size < 0 || (size_t)st.st_size > OB_RESULT_MAX_BYTES) {
+        fclose(f);
+        return ob_fail(err, OB_EFORMAT, "%s: too large for a result file (limit %zu MiB)", path,
+                       OB_RESULT_MAX_BYTES >> 20);
+    }
+    size_t len = (size_t)st.st_size;
+    char *buf = malloc(len ? len : 1);
+    size_t got = buf ? fread(buf, 1, len, f) : 0;
+    fclose(f);
+    if (!buf || got != len) {
+        free(buf);
+        return ob_fail(err, OB_EIO, "%s: short read", path);
+    }
+    int rc = ob_result_parse(buf, len, path, out, err);
+    free(buf);
+    return rc;
+}
+
 int ob_results_read_dir(const char *run_dir, json_t **cells, ob_error *err) {
     *cells = NULL;
     char dir[4200];
@@ -150,12 +246,9 @@ int ob_results_read_dir(const char *run_dir, json_t **cells, ob_error *err) {
     for (size_t i = 0; i < n; i++) {
         char path[4500];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        json_error_t je;
-        json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-        if (!j) {
-            rc = ob_fail(err, OB_EFORMAT, "%s:%d: not a valid result file: %s", path, je.line, je.text);
-            break;
-        }
+        json_t *j;
+        rc = read_result_file(path, &j, err);
+        if (rc != OB_OK) break;
         json_object_set_new(j, "file", json_string(names[i]));
         json_array_append_new(arr, j);
     }

@@ -24,6 +24,17 @@ int ob_write_bytes_atomic(const char *path, const void *data, size_t len, ob_err
  * name (new reference). */
 int ob_results_read_dir(const char *run_dir, json_t **cells, ob_error *err);
 
+/* Result files larger than this are refused (a hostile or broken file). */
+#define OB_RESULT_MAX_BYTES ((size_t)256 << 20)
+
+/* Checks a parsed result document against schema version 1: the fields
+ * reports and compare rely on exist with the right types, curve columns
+ * are arrays of one length. `what` names the file in messages. */
+int ob_result_validate(const json_t *r, const char *what, ob_error *err);
+
+/* Parses and validates one result document from memory. */
+int ob_result_parse(const char *data, size_t len, const char *what, json_t **out, ob_error *err);
+
 /* JSON number or null for NaN/Inf (no NaN is ever written as a number). */
 json_t *ob_json_number(double v);
 

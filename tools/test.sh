@@ -15,3 +15,6 @@ echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
 tools/build.sh build-asan -DOB_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
    ctest --output-on-failure -j"$jobs")
+
+echo "== fuzz targets, briefly (tools/fuzz.sh; longer runs: tools/fuzz.sh 600)"
+tools/fuzz.sh 15
