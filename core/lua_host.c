@@ -378,12 +378,31 @@ int ob_suite_load(const char *path, const char *budget, ob_suite *out, ob_error 
             lua_rawgeti(L, -1, i);
             if (lua_isnil(L, -1)) { lua_pop(L, 1); break; }
             const char *d = lua_tostring(L, -1);
-            char joined[PATH_MAX * 2], real[PATH_MAX];
+            char joined[PATH_MAX * 2], real[PATH_MAX], realbase[PATH_MAX];
             if (!d) { lua_pop(L, 1); continue; }
-            snprintf(joined, sizeof joined, "%s%s%s", d[0] == '/' ? "" : base, d[0] == '/' ? "" : "/", d);
-            if (!realpath(joined, real)) {
+            /* A suite may only name folders beside itself: loading a plugin is
+             * running code, so anything else must come from the user's own
+             * OPTBENCH_PLUGIN_PATH, never from a suite someone sent. */
+            if (d[0] == '/' || strstr(d, "..")) {
+                rc = ob_fail(err, OB_EINVAL,
+                             "%s: plugin_dirs entry '%s' must be a folder inside the suite's own "
+                             "folder (no absolute path, no '..'); put other plugin folders in "
+                             "OPTBENCH_PLUGIN_PATH", path, d);
+                lua_pop(L, 2);
+                goto done;
+            }
+            snprintf(joined, sizeof joined, "%s/%s", base, d);
+            if (!realpath(joined, real) || !realpath(base, realbase)) {
                 rc = ob_fail(err, OB_EIO, "%s: plugin_dirs entry '%s' does not exist (resolved to %s)",
                              path, d, joined);
+                lua_pop(L, 2);
+                goto done;
+            }
+            size_t bl = strlen(realbase);
+            if (strncmp(real, realbase, bl) != 0 || (real[bl] != '/' && real[bl] != '\0')) {
+                rc = ob_fail(err, OB_EINVAL, "%s: plugin_dirs entry '%s' leads outside the suite's "
+                                             "folder (through a link); use OPTBENCH_PLUGIN_PATH",
+                             path, d);
                 lua_pop(L, 2);
                 goto done;
             }

@@ -53,17 +53,16 @@ static void test_faulty_plugins_cost_only_their_cell(void **s) {
     snprintf(text, sizeof text,
              "local ob = require \"optbench\"\n"
              "return ob.suite { name = \"faults\", task = ob.task(\"toy\"),\n"
-             "  plugin_dirs = { \"%s/tests/faulty-plugins\" },\n"
              "  methods = { ob.method { label = \"ok\", optimizer = ob.optimizer(\"sgd\") },\n"
              "              ob.method { label = \"crash\", optimizer = ob.optimizer(\"crash_on_step3\") },\n"
              "              ob.method { label = \"spin\", optimizer = ob.optimizer(\"spin_on_step3\") },\n"
              "              ob.method { label = \"nan\", optimizer = ob.optimizer(\"nan_on_step3\") } },\n"
-             "  lr = { 0.05 }, budgets = { smoke = { updates = 20, eval_every = 10 } } }\n",
-             ob_test_build_dir());
+             "  lr = { 0.05 }, budgets = { smoke = { updates = 20, eval_every = 10 } } }\n");
     write_file("faults.lua", text);
     char *out = NULL;
-    int rc = ob_test_run(&out, "cd '%s' && '%s/optbench' run faults.lua --out faults --cell-timeout 4 --quiet",
-                         tmp, ob_test_build_dir());
+    int rc = ob_test_run(&out, "cd '%s' && OPTBENCH_PLUGIN_PATH='%s/tests/faulty-plugins' '%s/optbench' "
+                               "run faults.lua --out faults --cell-timeout 4 --quiet",
+                         tmp, ob_test_build_dir(), ob_test_build_dir());
     assert_int_equal(rc, 1);
     assert_non_null(strstr(out, "2 of 4 cells did not finish: 1 crashed, 1 timed out, 0 failed"));
     free(out);
@@ -159,17 +158,16 @@ static void test_second_runner_is_refused(void **s) {
     snprintf(text, sizeof text,
              "local ob = require \"optbench\"\n"
              "return ob.suite { name = \"busy\", task = ob.task(\"toy\"),\n"
-             "  plugin_dirs = { \"%s/tests/faulty-plugins\" },\n"
              "  methods = { ob.method { optimizer = ob.optimizer(\"spin_on_step3\") } },\n"
-             "  lr = { 0.05 }, budgets = { smoke = { updates = 20 } } }\n",
-             ob_test_build_dir());
+             "  lr = { 0.05 }, budgets = { smoke = { updates = 20 } } }\n");
     write_file("busy.lua", text);
     char *out = NULL;
     int rc = ob_test_run(&out,
-        "cd '%s' && (setsid '%s/optbench' run busy.lua --out busy --quiet & echo $! > busy.pid) && "
+        "cd '%s' && export OPTBENCH_PLUGIN_PATH='%s/tests/faulty-plugins' && "
+        "(setsid '%s/optbench' run busy.lua --out busy --quiet & echo $! > busy.pid) && "
         "for i in $(seq 1 200); do [ -s busy/.lock ] && break; sleep 0.05; done && "
         "'%s/optbench' run busy.lua --out busy; status=$?; kill -KILL -$(cat busy.pid); exit $status",
-        tmp, ob_test_build_dir(), ob_test_build_dir());
+        tmp, ob_test_build_dir(), ob_test_build_dir(), ob_test_build_dir());
     assert_int_equal(rc, 1);
     assert_non_null(strstr(out, "busy is in use by another optbench run (pid "));
     assert_non_null(strstr(out, "--out"));
@@ -221,12 +219,43 @@ static void test_sandbox_escapes(void **s) {
     free(out);
 }
 
+/* Plugins are code: a suite may only name plugin folders beside itself. */
+static void test_suite_plugin_dirs_stay_inside(void **s) {
+    (void)s;
+    const char *dirs[] = {"/tmp", "../x", "sub/../../x"};
+    for (size_t i = 0; i < 3; i++) {
+        char text[2048];
+        snprintf(text, sizeof text,
+                 "local ob = require \"optbench\"\n"
+                 "return ob.suite { name = \"pd\", task = ob.task(\"toy\"), plugin_dirs = { \"%s\" },\n"
+                 "  methods = { ob.method { optimizer = ob.optimizer(\"sgd\") } },\n"
+                 "  lr = { 0.05 }, budgets = { smoke = { updates = 5 } } }\n", dirs[i]);
+        write_file("pd.lua", text);
+        char *out = NULL;
+        assert_int_equal(ob_test_run(&out, "cd '%s' && '%s/optbench' run pd.lua --out pd", tmp,
+                                     ob_test_build_dir()), 1);
+        assert_non_null(strstr(out, "must be a folder inside the suite's own folder"));
+        free(out);
+    }
+    /* a link inside the suite's folder that points elsewhere is refused too */
+    char *out = NULL;
+    write_file("pd.lua", "local ob = require \"optbench\"\n"
+                         "return ob.suite { name = \"pd\", task = ob.task(\"toy\"), plugin_dirs = { \"link\" },\n"
+                         "  methods = { ob.method { optimizer = ob.optimizer(\"sgd\") } },\n"
+                         "  lr = { 0.05 }, budgets = { smoke = { updates = 5 } } }\n");
+    assert_int_equal(ob_test_run(&out, "cd '%s' && ln -sfn / link && '%s/optbench' run pd.lua --out pd",
+                                 tmp, ob_test_build_dir()), 1);
+    assert_non_null(strstr(out, "leads outside the suite's folder"));
+    free(out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_faulty_plugins_cost_only_their_cell),
         cmocka_unit_test(test_sigkill_and_resume_is_bitwise),
         cmocka_unit_test(test_second_runner_is_refused),
         cmocka_unit_test(test_sandbox_escapes),
+        cmocka_unit_test(test_suite_plugin_dirs_stay_inside),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
