@@ -28,14 +28,7 @@ static double now_s(void) {
 
 /* ---- suites ------------------------------------------------------------------- */
 
-typedef struct prepared {
-    ob_suite suite;
-    ob_plugin_registry reg;
-    ob_cell_plan *plans;
-    size_t n;
-} prepared;
-
-static void prepared_free(prepared *p) {
+void ob_prepared_free(ob_prepared *p) {
     for (size_t i = 0; i < p->n; i++) ob_cell_plan_free(&p->plans[i]);
     free(p->plans);
     ob_suite_free(&p->suite);
@@ -43,7 +36,7 @@ static void prepared_free(prepared *p) {
     memset(p, 0, sizeof *p);
 }
 
-static int prepare_suite(const char *path, const char *budget, prepared *p, ob_error *err) {
+int ob_prepare_suite(const char *path, const char *budget, ob_prepared *p, ob_error *err) {
     memset(p, 0, sizeof *p);
     int rc = ob_suite_load(path, budget, &p->suite, err);
     if (rc != OB_OK) return rc;
@@ -64,12 +57,12 @@ static int prepare_suite(const char *path, const char *budget, prepared *p, ob_e
     }
     return OB_OK;
 fail:
-    prepared_free(p);
+    ob_prepared_free(p);
     return rc;
 }
 
 /* Every data set the suite needs must load before anything is written. */
-static int preflight_data(const prepared *p, const ob_data_config *cfg, ob_error *err) {
+static int preflight_data(const ob_prepared *p, const ob_data_config *cfg, ob_error *err) {
     const char *seen[64];
     size_t ns = 0;
     for (size_t i = 0; i < p->n; i++) {
@@ -85,7 +78,7 @@ static int preflight_data(const prepared *p, const ob_data_config *cfg, ob_error
     return OB_OK;
 }
 
-static int result_is_done(const char *path, const char *key_hex) {
+int ob_result_is_done(const char *path, const char *key_hex) {
     json_error_t je;
     json_t *j = json_load_file(path, 0, &je);
     if (!j) return 0;
@@ -247,97 +240,131 @@ static void sanitize_utf8_tail(char *s, size_t len) {
     s[len] = '\0';
 }
 
-int ob_run_suite(const char *suite_path, const ob_run_options *opt, int *failed, ob_error *err) {
-    *failed = 0;
-    prepared p;
-    int rc = prepare_suite(suite_path, opt->budget, &p, err);
-    if (rc != OB_OK) return rc;
-    rc = preflight_data(&p, &opt->data, err);
-    if (rc != OB_OK) {
-        prepared_free(&p);
-        return rc;
-    }
+static void cell_path(char *out, size_t len, const char *dir, const ob_cell_plan *pl, const char *ext) {
+    snprintf(out, len, "%s/%.*s%s", dir, (int)strlen(pl->file_name) - 5, pl->file_name, ext);
+}
 
-    char out_dir[4096];
+int ob_run_open(const char *suite_path, const ob_run_options *opt, int take_lock, ob_run *run,
+                ob_error *err) {
+    memset(run, 0, sizeof *run);
+    run->lock_fd = -1;
+    int rc = ob_prepare_suite(suite_path, opt->budget, &run->p, err);
+    if (rc != OB_OK) return rc;
+    rc = preflight_data(&run->p, &opt->data, err);
+    if (rc != OB_OK) goto fail;
     if (opt->out_dir)
-        snprintf(out_dir, sizeof out_dir, "%s", opt->out_dir);
+        snprintf(run->out_dir, sizeof run->out_dir, "%s", opt->out_dir);
     else {
-        if (!valid_dir_component(p.suite.name) || !valid_dir_component(p.suite.budget)) {
-            prepared_free(&p);
-            return ob_fail(err, OB_EINVAL, "%s: suite or budget name is not a valid folder name", suite_path);
+        if (!valid_dir_component(run->p.suite.name) || !valid_dir_component(run->p.suite.budget)) {
+            rc = ob_fail(err, OB_EINVAL, "%s: suite or budget name is not a valid folder name", suite_path);
+            goto fail;
         }
-        snprintf(out_dir, sizeof out_dir, "results/%s-%s", p.suite.name, p.suite.budget);
+        snprintf(run->out_dir, sizeof run->out_dir, "results/%s-%s", run->p.suite.name, run->p.suite.budget);
     }
     char cells_dir[4200], work_dir[4200], logs_dir[4200];
-    snprintf(cells_dir, sizeof cells_dir, "%s/cells", out_dir);
-    snprintf(work_dir, sizeof work_dir, "%s/work", out_dir);
-    snprintf(logs_dir, sizeof logs_dir, "%s/logs", out_dir);
-    int lock_fd = -1;
-    rc = ob_mkdirs(out_dir, err);
-    if (rc == OB_OK) rc = lock_dir(out_dir, &lock_fd, err);
+    snprintf(cells_dir, sizeof cells_dir, "%s/cells", run->out_dir);
+    snprintf(work_dir, sizeof work_dir, "%s/work", run->out_dir);
+    snprintf(logs_dir, sizeof logs_dir, "%s/logs", run->out_dir);
+    rc = ob_mkdirs(run->out_dir, err);
+    if (rc == OB_OK && take_lock) rc = lock_dir(run->out_dir, &run->lock_fd, err);
     if (rc == OB_OK) rc = ob_mkdirs(cells_dir, err);
     if (rc == OB_OK) rc = ob_mkdirs(work_dir, err);
     if (rc == OB_OK) rc = ob_mkdirs(logs_dir, err);
-    if (rc != OB_OK) goto out;
+    if (rc != OB_OK) goto fail;
 
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    int jobs = opt->jobs > 0 ? opt->jobs : 1;
+    run->jobs = opt->jobs > 0 ? opt->jobs : 1;
     int total_threads = opt->threads > 0 ? opt->threads : (int)(ncpu > 0 ? ncpu : 1);
-    int blas_threads = total_threads / jobs > 0 ? total_threads / jobs : 1;
-    json_t *run = json_pack("{s:i, s:s, s:s, s:s, s:I, s:i, s:i, s:o}", "schema_version",
-                            OB_RESULT_SCHEMA_VERSION, "suite", p.suite.name, "suite_file",
-                            suite_path, "budget", p.suite.budget, "cells", (json_int_t)p.n,
-                            "jobs", jobs, "blas_threads_per_cell", blas_threads, "environment",
-                            ob_environment_json());
+    run->blas_threads = total_threads / run->jobs > 0 ? total_threads / run->jobs : 1;
+    json_t *rj = json_pack("{s:i, s:s, s:s, s:s, s:I, s:i, s:i, s:o}", "schema_version",
+                           OB_RESULT_SCHEMA_VERSION, "suite", run->p.suite.name, "suite_file",
+                           suite_path, "budget", run->p.suite.budget, "cells", (json_int_t)run->p.n,
+                           "jobs", run->jobs, "blas_threads_per_cell", run->blas_threads,
+                           "environment", ob_environment_json());
     char run_path[4200];
-    snprintf(run_path, sizeof run_path, "%s/run.json", out_dir);
-    rc = ob_write_json_atomic(run_path, run, err);
-    json_decref(run);
-    if (rc != OB_OK) goto out;
+    snprintf(run_path, sizeof run_path, "%s/run.json", run->out_dir);
+    rc = ob_write_json_atomic(run_path, rj, err);
+    json_decref(rj);
+    if (rc != OB_OK) goto fail;
 
+    run->cells = calloc(run->p.n, sizeof *run->cells);
+    for (size_t i = 0; i < run->p.n && rc == OB_OK; i++) {
+        ob_run_cell *c = &run->cells[i];
+        const ob_cell_plan *pl = &run->p.plans[i];
+        c->plan = pl;
+        snprintf(c->result, sizeof c->result, "%s/%s", cells_dir, pl->file_name);
+        cell_path(c->spec, sizeof c->spec, work_dir, pl, ".spec.json");
+        cell_path(c->ckpt, sizeof c->ckpt, work_dir, pl, ".ckpt");
+        cell_path(c->log, sizeof c->log, logs_dir, pl, ".log");
+        c->done = ob_result_is_done(c->result, pl->key_hex);
+        if (c->done) continue;
+        json_t *sp = json_pack("{s:O, s:O, s:{s:s, s:s}}", "cell", pl->desc, "plugin_dirs",
+                               run->p.suite.plugin_dirs, "data", "data_dir", opt->data.data_dir,
+                               "mirror_dir", opt->data.mirror_dir);
+        rc = ob_write_json_atomic(c->spec, sp, err);
+        json_decref(sp);
+    }
+    if (rc != OB_OK) goto fail;
+    return OB_OK;
+fail:
+    ob_run_close(run);
+    return rc;
+}
+
+void ob_run_close(ob_run *run) {
+    if (run->lock_fd >= 0) close(run->lock_fd);
+    free(run->cells);
+    ob_prepared_free(&run->p);
+    memset(run, 0, sizeof *run);
+    run->lock_fd = -1;
+}
+
+int ob_run_record_failure(const ob_run_cell *c, const char *status, const char *reason,
+                          const char *stderr_tail, ob_error *err) {
+    return write_failure(c->result, c->plan, status, reason, stderr_tail ? stderr_tail : "", err);
+}
+
+int ob_run_suite(const char *suite_path, const ob_run_options *opt, int *failed, ob_error *err) {
+    *failed = 0;
+    ob_run run;
+    int rc = ob_run_open(suite_path, opt, 1, &run, err);
+    if (rc != OB_OK) return rc;
+    const size_t n = run.p.n;
+    const int jobs = run.jobs;
     char exe[4096];
     ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (el <= 0) {
         rc = ob_fail(err, OB_EIO, "cannot find the optbench executable (/proc/self/exe)");
-        goto out;
+        ob_run_close(&run);
+        return rc;
     }
     exe[el] = '\0';
 
     if (!opt->quiet)
         fprintf(stderr, "optbench: suite %s, budget %s: %zu cells -> %s (%d at a time, %d BLAS thread%s each)\n",
-                p.suite.name, p.suite.budget, p.n, out_dir, jobs, blas_threads, blas_threads == 1 ? "" : "s");
+                run.p.suite.name, run.p.suite.budget, n, run.out_dir, jobs, run.blas_threads,
+                run.blas_threads == 1 ? "" : "s");
     child *kids = calloc((size_t)jobs, sizeof *kids);
     int running = 0, crashed = 0, timeouts = 0, setup_failed = 0;
     size_t next = 0;
     int tty = isatty(2);
-    while (next < p.n || running > 0) {
+    while (next < n || running > 0) {
         /* start cells */
-        while (running < jobs && next < p.n) {
+        while (running < jobs && next < n) {
             size_t i = next++;
-            const ob_cell_plan *pl = &p.plans[i];
-            char result[4500], spec[4500], ckpt[4500], logp[4500];
-            snprintf(result, sizeof result, "%s/%s", cells_dir, pl->file_name);
-            if (result_is_done(result, pl->key_hex)) {
-                if (!opt->quiet) fprintf(stderr, "  [%zu/%zu] %s: already done, skipped\n", i + 1, p.n, pl->file_name);
+            const ob_run_cell *rc_cell = &run.cells[i];
+            if (rc_cell->done) {
+                if (!opt->quiet) fprintf(stderr, "  [%zu/%zu] %s: already done, skipped\n", i + 1, n, rc_cell->plan->file_name);
                 continue;
             }
-            snprintf(spec, sizeof spec, "%s/%.*s.spec.json", work_dir, (int)strlen(pl->file_name) - 5, pl->file_name);
-            snprintf(ckpt, sizeof ckpt, "%s/%.*s.ckpt", work_dir, (int)strlen(pl->file_name) - 5, pl->file_name);
-            snprintf(logp, sizeof logp, "%s/%.*s.log", logs_dir, (int)strlen(pl->file_name) - 5, pl->file_name);
-            json_t *sp = json_pack("{s:O, s:O, s:{s:s, s:s}}", "cell", pl->desc, "plugin_dirs",
-                                   p.suite.plugin_dirs, "data", "data_dir", opt->data.data_dir,
-                                   "mirror_dir", opt->data.mirror_dir);
-            rc = ob_write_json_atomic(spec, sp, err);
-            json_decref(sp);
-            if (rc != OB_OK) goto stop;
             child *c = NULL;
             for (int k = 0; k < jobs; k++)
                 if (kids[k].pid == 0) c = &kids[k];
             memset(c, 0, sizeof *c);
-            spawn_args a = {.exe = exe, .spec = spec, .result = result, .ckpt = ckpt,
-                            .index = i + 1, .total = p.n, .quiet = opt->quiet || jobs > 1,
-                            .blas_threads = blas_threads, .tty = tty && jobs == 1 && !opt->quiet,
-                            .memory_mb = opt->cell_memory_mb};
+            spawn_args a = {.exe = exe, .spec = rc_cell->spec, .result = rc_cell->result,
+                            .ckpt = rc_cell->ckpt, .index = i + 1, .total = n,
+                            .quiet = opt->quiet || jobs > 1, .blas_threads = run.blas_threads,
+                            .tty = tty && jobs == 1 && !opt->quiet, .memory_mb = opt->cell_memory_mb};
             c->pid = spawn_cell(&a, &c->fd);
             if (c->pid < 0) {
                 c->pid = 0;
@@ -345,11 +372,11 @@ int ob_run_suite(const char *suite_path, const ob_run_options *opt, int *failed,
                 goto stop;
             }
             c->cell = i;
-            c->log = fopen(logp, "w");
+            c->log = fopen(rc_cell->log, "w");
             c->deadline = opt->cell_timeout > 0 ? now_s() + opt->cell_timeout : 0;
             running++;
             if (!opt->quiet && jobs > 1)
-                fprintf(stderr, "  [%zu/%zu] %s: started\n", i + 1, p.n, pl->file_name);
+                fprintf(stderr, "  [%zu/%zu] %s: started\n", i + 1, n, rc_cell->plan->file_name);
         }
         if (running == 0) break;
         /* wait for output, exits or deadlines */
@@ -364,11 +391,11 @@ int ob_run_suite(const char *suite_path, const ob_run_options *opt, int *failed,
             for (int q = 0; q < np; q++)
                 if (pfd[q].fd == c->fd && (pfd[q].revents & (POLLIN | POLLHUP))) {
                     char buf[8192];
-                    ssize_t n = read(c->fd, buf, sizeof buf);
-                    if (n > 0) {
-                        tail_add(c, buf, (size_t)n);
-                        if (c->log) fwrite(buf, 1, (size_t)n, c->log);
-                        if (jobs == 1 && !opt->quiet && fwrite(buf, 1, (size_t)n, stderr) != (size_t)n) {}
+                    ssize_t got = read(c->fd, buf, sizeof buf);
+                    if (got > 0) {
+                        tail_add(c, buf, (size_t)got);
+                        if (c->log) fwrite(buf, 1, (size_t)got, c->log);
+                        if (jobs == 1 && !opt->quiet && fwrite(buf, 1, (size_t)got, stderr) != (size_t)got) {}
                     }
                 }
             if (c->deadline > 0 && !c->timed_out && now_s() > c->deadline) {
@@ -382,9 +409,7 @@ int ob_run_suite(const char *suite_path, const ob_run_options *opt, int *failed,
             close(c->fd);
             if (c->log) fclose(c->log);
             running--;
-            const ob_cell_plan *pl = &p.plans[c->cell];
-            char result[4500];
-            snprintf(result, sizeof result, "%s/%s", cells_dir, pl->file_name);
+            const ob_run_cell *cell = &run.cells[c->cell];
             char tail[TAIL_BYTES + 1];
             memcpy(tail, c->tail, c->tail_len);
             sanitize_utf8_tail(tail, c->tail_len);
@@ -402,7 +427,7 @@ int ob_run_suite(const char *suite_path, const ob_run_options *opt, int *failed,
                 status = "failed";
                 setup_failed++;
                 snprintf(reason, sizeof reason, "exited with status %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-            } else if (!result_is_done(result, pl->key_hex)) {
+            } else if (!ob_result_is_done(cell->result, cell->plan->key_hex)) {
                 status = "failed";
                 setup_failed++;
                 snprintf(reason, sizeof reason, "finished without writing its result");
@@ -410,12 +435,12 @@ int ob_run_suite(const char *suite_path, const ob_run_options *opt, int *failed,
             if (status) {
                 (*failed)++;
                 ob_error werr;
-                if (write_failure(result, pl, status, reason, tail, &werr) != OB_OK)
+                if (ob_run_record_failure(cell, status, reason, tail, &werr) != OB_OK)
                     fprintf(stderr, "optbench: %s\n", werr.msg);
-                fprintf(stderr, "optbench: cell %s %s: %s; log: %s/%.*s.log\n", pl->file_name, status,
-                        reason, logs_dir, (int)strlen(pl->file_name) - 5, pl->file_name);
+                fprintf(stderr, "optbench: cell %s %s: %s; log: %s\n", cell->plan->file_name, status,
+                        reason, cell->log);
             } else if (!opt->quiet && jobs > 1) {
-                fprintf(stderr, "  [%zu/%zu] %s: finished\n", c->cell + 1, p.n, pl->file_name);
+                fprintf(stderr, "  [%zu/%zu] %s: finished\n", c->cell + 1, n, cell->plan->file_name);
             }
             c->pid = 0;
         }
@@ -429,21 +454,20 @@ stop:
             if (kids[k].log) fclose(kids[k].log);
         }
     free(kids);
-    if (rc != OB_OK) goto out;
-    if (*failed)
-        fprintf(stderr, "optbench: %d of %zu cells did not finish: %d crashed, %d timed out, %d failed "
-                        "to start (rerun the same command to retry them)\n",
-                *failed, p.n, crashed, timeouts, setup_failed);
-    char *md = NULL;
-    rc = ob_report_dir(out_dir, &md, err);
     if (rc == OB_OK) {
-        if (!opt->quiet) fputs(md, stdout);
-        if (!opt->quiet) fprintf(stderr, "optbench: wrote %s/report.md, report.html and summary.csv\n", out_dir);
+        if (*failed)
+            fprintf(stderr, "optbench: %d of %zu cells did not finish: %d crashed, %d timed out, %d failed "
+                            "to start (rerun the same command to retry them)\n",
+                    *failed, n, crashed, timeouts, setup_failed);
+        char *md = NULL;
+        rc = ob_report_dir(run.out_dir, &md, err);
+        if (rc == OB_OK && !opt->quiet) {
+            fputs(md, stdout);
+            fprintf(stderr, "optbench: wrote %s/report.md, report.html and summary.csv\n", run.out_dir);
+        }
+        free(md);
     }
-    free(md);
-out:
-    if (lock_fd >= 0) close(lock_fd);
-    prepared_free(&p);
+    ob_run_close(&run);
     return rc;
 }
 
@@ -484,11 +508,7 @@ int ob_cell_main(const char *spec_path, const char *result_path, const char *ckp
     return rc;
 }
 
-int ob_plan_suite(const char *suite_path, const char *budget, ob_error *err) {
-    prepared p;
-    int rc = prepare_suite(suite_path, budget, &p, err);
-    if (rc != OB_OK) return rc;
-    /* the machine's own speed, from a short sgemm */
+double ob_measure_gflops(void) {
     const int n = 512;
     float *a = calloc((size_t)n * n, sizeof(float)), *b = calloc((size_t)n * n, sizeof(float)),
           *c = calloc((size_t)n * n, sizeof(float));
@@ -502,38 +522,58 @@ int ob_plan_suite(const char *suite_path, const char *budget, ob_error *err) {
     free(a);
     free(b);
     free(c);
+    return gflops;
+}
+
+int ob_cell_estimate(const ob_cell_plan *plan, double gflops, double *seconds, double *memory_mb,
+                     ob_error *err) {
+    ob_task_cost cost;
+    int rc = ob_task_cost_of(json_object_get(plan->desc, "task"), &cost, err);
+    if (rc != OB_OK) return rc;
+    double ntr = cost.train_cases, nte = cost.test_cases;
+    double evals = (double)(plan->updates / plan->eval_every) + 1;
+    double sub = plan->eval_train_cases ? fmin(plan->eval_train_cases, ntr) : ntr;
+    double subt = plan->eval_train_cases ? fmin(plan->eval_train_cases, nte) : nte;
+    double flops = cost.flops_per_update * (double)plan->updates +
+                   cost.flops_per_eval_case * ((evals - 1) * (sub + subt) + ntr + nte);
+    *seconds = flops / (0.7 * gflops * 1e9);
+    /* data + parameters and up to five parameter-sized optimizer buffers +
+     * activations + the process itself */
+    *memory_mb = (cost.data_bytes + 6 * cost.n_params * 4 + cost.activation_bytes) / 1048576.0 + 64;
+    return OB_OK;
+}
+
+int ob_plan_suite(const char *suite_path, const char *budget, ob_error *err) {
+    ob_prepared p;
+    int rc = ob_prepare_suite(suite_path, budget, &p, err);
+    if (rc != OB_OK) return rc;
+    double gflops = ob_measure_gflops();
     printf("suite %s, budget %s: %zu cells (sgemm here: %.1f GFLOP/s; estimates assume 70%% of it)\n\n",
            p.suite.name, p.suite.budget, p.n, gflops);
-    printf("| # | task | init | method | optimizer | schedule | lr | seed | updates | est. time |\n");
-    printf("|---|---|---|---|---|---|---|---|---|---|\n");
+    printf("| # | task | init | method | optimizer | schedule | lr | seed | updates | est. time | est. memory |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
     double total = 0;
     for (size_t i = 0; i < p.n; i++) {
         const json_t *cell = p.plans[i].desc;
-        ob_task_cost cost;
-        rc = ob_task_cost_of(json_object_get(cell, "task"), &cost, err);
+        double secs, mem;
+        rc = ob_cell_estimate(&p.plans[i], gflops, &secs, &mem, err);
         if (rc != OB_OK) break;
-        double fu = cost.flops_per_update, fe = cost.flops_per_eval_case;
-        double ntr = cost.train_cases, nte = cost.test_cases;
-        double evals = (double)(p.plans[i].updates / p.plans[i].eval_every) + 1;
-        double sub = p.plans[i].eval_train_cases ? fmin(p.plans[i].eval_train_cases, ntr) : ntr;
-        double subt = p.plans[i].eval_train_cases ? fmin(p.plans[i].eval_train_cases, nte) : nte;
-        double flops = fu * (double)p.plans[i].updates + fe * ((evals - 1) * (sub + subt) + ntr + nte);
-        double secs = flops / (0.7 * gflops * 1e9);
         total += secs;
         char eta[32];
         ob_format_duration(secs, eta, sizeof eta);
-        printf("| %zu | %s | %s | %s | %s | %s | %g | %llu | %llu | %s |\n", i + 1,
+        printf("| %zu | %s | %s | %s | %s | %s | %g | %llu | %llu | %s | %.0f MiB |\n", i + 1,
                json_string_value(json_object_get(json_object_get(cell, "task"), "name")),
                p.plans[i].init->desc->name, json_string_value(json_object_get(cell, "label")),
                p.plans[i].opt->desc->name, p.plans[i].sched->desc->name, p.plans[i].lr,
-               (unsigned long long)p.plans[i].seed, (unsigned long long)p.plans[i].updates, eta);
+               (unsigned long long)p.plans[i].seed, (unsigned long long)p.plans[i].updates, eta, mem);
     }
     if (rc == OB_OK) {
         char eta[32];
         ob_format_duration(total, eta, sizeof eta);
-        printf("\nestimated total: %s on this machine (%.1f core-hours)\n", eta,
-               total * sysconf(_SC_NPROCESSORS_ONLN) / 3600.0);
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        printf("\nestimated total: %s on this machine, one cell at a time (%.1f core-hours at %ld "
+               "cores per cell)\n", eta, total * ncpu / 3600.0, ncpu);
     }
-    prepared_free(&p);
+    ob_prepared_free(&p);
     return rc;
 }

@@ -130,6 +130,14 @@ static int ae_cost(const ob_task_info *info, const json_t *desc, ob_task_cost *o
     out->flops_per_eval_case = 2 * mac;
     out->train_cases = o.train_cases ? fmin(o.train_cases, cfg->train_cases) : cfg->train_cases;
     out->test_cases = o.test_cases ? fmin(o.test_cases, cfg->test_cases) : cfg->test_cases;
+    double width = 0, all = 0;
+    for (size_t k = 0; k < o.n_layers; k++) {
+        all += (double)o.layers[k];
+        if (o.layers[k] > width) width = (double)o.layers[k];
+    }
+    double rows = o.batch > 1000 ? (double)o.batch : 1000.0;
+    out->data_bytes = (cfg->train_cases + cfg->test_cases) * (double)o.layers[0] * 4;
+    out->activation_bytes = rows * (all + 2 * width) * 4 + (double)o.batch * o.layers[0] * 4;
     return OB_OK;
 }
 
