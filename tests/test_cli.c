@@ -27,26 +27,11 @@ static int run_optbench(char **out, const char *args) {
     return ob_test_run(out, "cd '%s' && '%s/optbench' %s", tmp, ob_test_build_dir(), args);
 }
 
-static json_t *load_single_cell(const char *dir, const char *prefix) {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "ls '%s/%s/cells/' | grep '^%s' | head -1", tmp, dir, prefix);
-    FILE *p = popen(cmd, "r");
-    char name[512] = "";
-    if (!fgets(name, sizeof name, p)) name[0] = '\0';
-    pclose(p);
-    name[strcspn(name, "\n")] = '\0';
-    if (!name[0]) return NULL;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s/cells/%s", tmp, dir, name);
-    json_error_t je;
-    return json_load_file(path, 0, &je);
+static json_t *load_single_cell(const char *run, const char *prefix) {
+    return ob_test_load_cell(tmp, run, prefix);
 }
 
-static void write_suite(const char *name, const char *text) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", tmp, name);
-    assert_int_equal(ob_test_write(path, text, strlen(text)), 0);
-}
+static void write_suite(const char *name, const char *text) { ob_test_write_text(tmp, name, text); }
 
 /* Same suite, same build, same thread count: bitwise-identical curves
  * (everything but the wall-clock columns), and training actually trains. */

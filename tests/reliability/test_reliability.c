@@ -24,26 +24,9 @@ static int teardown(void **s) {
     return 0;
 }
 
-static void write_file(const char *name, const char *text) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", tmp, name);
-    assert_int_equal(ob_test_write(path, text, strlen(text)), 0);
-}
+static void write_file(const char *name, const char *text) { ob_test_write_text(tmp, name, text); }
 
-static json_t *load_cell(const char *dir, const char *prefix) {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "ls '%s/%s/cells/' | grep '^%s' | head -1", tmp, dir, prefix);
-    FILE *p = popen(cmd, "r");
-    char name[512] = "";
-    if (!fgets(name, sizeof name, p)) name[0] = '\0';
-    pclose(p);
-    name[strcspn(name, "\n")] = '\0';
-    if (!name[0]) return NULL;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s/cells/%s", tmp, dir, name);
-    json_error_t je;
-    return json_load_file(path, 0, &je);
-}
+static json_t *load_cell(const char *run, const char *prefix) { return ob_test_load_cell(tmp, run, prefix); }
 
 static const char *status_of(const json_t *r) { return json_string_value(json_object_get(r, "status")); }
 

@@ -1,6 +1,7 @@
 #include "testkit.h"
 
 #include <dirent.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,4 +132,31 @@ void ob_assert_close_at(double a, double b, double tol, const char *ea, const ch
     fprintf(stderr, "%s:%d: %s = %.17g differs from %s = %.17g by %.3e (tolerance %.3e)\n", file,
             line, ea, a, eb, b, fabs(a - b), tol);
     _fail(file, line);
+}
+
+json_t *ob_test_load_cell(const char *base, const char *run, const char *prefix) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/%s/cells", base, run);
+    DIR *d = opendir(dir);
+    if (!d) return NULL;
+    char best[512] = "";
+    struct dirent *e;
+    size_t pl = strlen(prefix);
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (strncmp(e->d_name, prefix, pl) != 0 || len < 5 || strcmp(e->d_name + len - 5, ".json")) continue;
+        if (!best[0] || strcmp(e->d_name, best) < 0) snprintf(best, sizeof best, "%s", e->d_name);
+    }
+    closedir(d);
+    if (!best[0]) return NULL;
+    char path[4700];
+    snprintf(path, sizeof path, "%s/%s", dir, best);
+    json_error_t je;
+    return json_load_file(path, 0, &je);
+}
+
+void ob_test_write_text(const char *dir, const char *name, const char *text) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    assert_int_equal(ob_test_write(path, text, strlen(text)), 0);
 }

@@ -30,6 +30,14 @@ int ob_test_write(const char *path, const void *data, size_t len);
 double ob_test_max_rel_diff(const char *label, const double *a, const double *b, size_t n,
                             double floor);
 
+/* The first result file in <base>/<run>/cells/ whose name starts with
+ * prefix, parsed (NULL if none); caller decrefs. Needs <jansson.h>. */
+struct json_t;
+struct json_t *ob_test_load_cell(const char *base, const char *run, const char *prefix);
+
+/* Writes text to <dir>/<name> or fails the test. */
+void ob_test_write_text(const char *dir, const char *name, const char *text);
+
 /* Counts the files (recursively) below dir. */
 int ob_test_count_files(const char *dir);
 
