@@ -38,7 +38,8 @@
  * iterations t:
  *   late_at > 0:      from t >= late_at the CG decay is decay_late;
  *   anneal_c > 0:     fixed-rate mode rate = lr * min(1, anneal_c / (t - anneal_t0))
- *                     for t > anneal_t0 (until the finish phase);
+ *                     for t > anneal_t0 and (when late_at > 0) t >= late_at,
+ *                     until the finish phase;
  *   finish_at > 0:    from t >= finish_at the gradient is on the full
  *                     training set, curvature on finish_numchunks chunks,
  *                     finish_max_cg CG steps, decay finish_decay, rate = lr;
@@ -112,7 +113,7 @@ static const ob_param_decl params[P_COUNT] = {
     [P_LATE_AT] = {"late_at", OB_PARAM_INT, 0, 0, BIG, "from this HF iteration on, the CG decay is decay_late (0: never)"},
     [P_DECAY_LATE] = {"decay_late", OB_PARAM_REAL, 0.999, 0, 1, "CG decay from late_at on (HF-dagger CURVES: 0.999)"},
     [P_ANNEAL_C] = {"anneal_c", OB_PARAM_REAL, 0, 0, BIG,
-                    "fixed rate lr min(1, anneal_c / (t - anneal_t0)) for t > anneal_t0 (0: off)"},
+                    "fixed rate lr min(1, anneal_c / (t - anneal_t0)) for t > anneal_t0, t >= late_at (0: off)"},
     [P_ANNEAL_T0] = {"anneal_t0", OB_PARAM_REAL, 0, 0, BIG, "see anneal_c (HF iterations)"},
     [P_FINISH_AT] = {"finish_at", OB_PARAM_INT, 0, 0, BIG,
                      "from this HF iteration on: full-set gradient, finish_* settings, rate lr (0: never)"},
@@ -275,7 +276,7 @@ static phase phase_at(const hf_state *s, uint64_t t, double lr) {
                 .max_cg = (int)p[P_MAX_CG], .decay = p[P_DECAY], .weightcost = p[P_WEIGHTCOST],
                 .rate = lr};
     if (p[P_LATE_AT] > 0 && tt >= p[P_LATE_AT]) ph.decay = p[P_DECAY_LATE];
-    if (p[P_ANNEAL_C] > 0 && tt > p[P_ANNEAL_T0])
+    if (p[P_ANNEAL_C] > 0 && tt > p[P_ANNEAL_T0] && (p[P_LATE_AT] <= 0 || tt >= p[P_LATE_AT]))
         ph.rate = lr * fmin(1.0, p[P_ANNEAL_C] / (tt - p[P_ANNEAL_T0]));
     if (p[P_FINISH_AT] > 0 && tt >= p[P_FINISH_AT]) {
         ph.grad_chunks = 1;
