@@ -106,6 +106,21 @@ static void test_hf_rnn_suite_cells(void **st) {
     ob_suite_free(&s);
 }
 
+static void test_hf_curves_suite_cells(void **st) {
+    (void)st;
+    ob_suite s;
+    load("hf_curves.lua", "log100", &s);
+    assert_int_equal(json_array_size(s.cells), 1);
+    json_t *c = cell_of(&s, "curves", "HF*");
+    assert_non_null(c);
+    assert_true(num(c, "updates") == 100);
+    assert_true(num(c, "eval_every") == 1);
+    assert_true(num(c, "eval_train_cases") == 0); /* the full sets, as in Martens' log */
+    assert_true(opt_param(c, "numchunks") == 4);
+    assert_true(opt_param(c, "weightcost") == 2e-5);
+    ob_suite_free(&s);
+}
+
 /* A method's `tasks` must name tasks and its budget overrides only counts. */
 static void test_method_fields_checked(void **st) {
     (void)st;
@@ -140,6 +155,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hf_suite_cells),
         cmocka_unit_test(test_hf_rnn_suite_cells),
+        cmocka_unit_test(test_hf_curves_suite_cells),
         cmocka_unit_test(test_method_fields_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
