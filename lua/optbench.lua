@@ -63,11 +63,43 @@ ob.init = declaration("initializer")
 --- ob.task(name [, options])        e.g. ob.task("mnist", {batch = 200})
 ob.task = declaration("task")
 
---- ob.method{optimizer = ..., schedule = ..., label = "..."}
+local method_budget_keys = { updates = true, eval_every = true, eval_train_cases = true }
+
+--- ob.method{optimizer = ..., schedule = ..., label = "..." [, tasks = {...}] [, budgets = {...}]}
 -- An optimizer paired with the schedule that drives it (SGD needs no
 -- momentum schedule; CM and NAG share one). The label names it in reports.
+-- Optional: `tasks` lists the task names the method runs on (default: all
+-- of the suite's tasks), for settings that differ per task (HF's curvature
+-- chunks); `budgets` = { <budget> = { updates, eval_every, eval_train_cases } }
+-- overrides those counts of a suite budget for this method's cells (an HF
+-- iteration is not an SGD update).
 function ob.method(spec)
   if type(spec) ~= "table" then fail("bad argument #1 to 'method' (table expected)", 2) end
+  local tasks, budgets = spec.tasks, spec.budgets
+  if tasks ~= nil then
+    if type(tasks) ~= "table" or #tasks == 0 then fail("method: 'tasks' must be a list of task names", 2) end
+    local set = {}
+    for _, t in ipairs(tasks) do
+      if type(t) ~= "string" then fail("method: 'tasks' must be a list of task names", 2) end
+      set[t] = true
+    end
+    tasks = set
+  end
+  if budgets ~= nil then
+    if type(budgets) ~= "table" then fail("method: 'budgets' must be a table of budget overrides", 2) end
+    for bname, mb in pairs(budgets) do
+      if type(mb) ~= "table" then fail(("method: budget override '%s' must be a table"):format(tostring(bname)), 2) end
+      for k, v in pairs(mb) do
+        if not method_budget_keys[k] then
+          fail(("method: budget override '%s' has unknown field '%s' (known: updates, eval_every, " ..
+                "eval_train_cases)"):format(tostring(bname), tostring(k)), 2)
+        end
+        if type(v) ~= "number" or v < 0 or v % 1 ~= 0 then
+          fail(("method: budget override '%s': '%s' must be a non-negative integer"):format(tostring(bname), k), 2)
+        end
+      end
+    end
+  end
   local opt, sched = spec.optimizer, spec.schedule
   if type(opt) == "string" then opt = { kind = "optimizer", name = opt, params = {}, where = where(2) } end
   if type(sched) == "string" then sched = { kind = "schedule", name = sched, params = {}, where = where(2) } end
@@ -76,7 +108,8 @@ function ob.method(spec)
   end
   sched = sched or { kind = "schedule", name = "constant", params = { mu = 0 }, where = where(2) }
   if sched.kind ~= "schedule" then fail("method: 'schedule' must be ob.schedule(...)", 2) end
-  return { optimizer = opt, schedule = sched, label = spec.label or opt.name, where = where(2) }
+  return { optimizer = opt, schedule = sched, label = spec.label or opt.name, tasks = tasks,
+           budgets = budgets, where = where(2) }
 end
 
 local budget_keys = {
@@ -160,7 +193,8 @@ function ob.expand(s, budget_name)
   for _, task in ipairs(s.tasks) do
     for _, init in ipairs(s.inits) do
       for _, m in ipairs(s.methods) do
-        for _, lr in ipairs(lrs) do
+        local mb = (m.budgets and m.budgets[budget_name]) or {}
+        for _, lr in ipairs((m.tasks == nil or m.tasks[task.name]) and lrs or {}) do
           for _, seed in ipairs(seeds) do
             local sched_over = b.schedule and b.schedule[m.schedule.name]
             local opt_over = b.optimizer and b.optimizer[m.optimizer.name]
@@ -175,9 +209,9 @@ function ob.expand(s, budget_name)
               lr = lr,
               seed = seed,
               suite_seed = s.seed,
-              updates = b.updates,
-              eval_every = b.eval_every or b.updates,
-              eval_train_cases = b.eval_train_cases or 0,
+              updates = mb.updates or b.updates,
+              eval_every = mb.eval_every or b.eval_every or mb.updates or b.updates,
+              eval_train_cases = mb.eval_train_cases or b.eval_train_cases or 0,
               where = { task = task.where, init = init.where, optimizer = m.optimizer.where,
                         schedule = m.schedule.where, method = m.where },
             }

@@ -59,7 +59,7 @@ int ob_ae_init(ob_ae *ae, const size_t *sizes, size_t n_sizes, ob_ae_loss loss, 
     ae->layout = (ob_param_layout){.struct_size = sizeof(ob_param_layout), .n_params = off,
                                    .n_blocks = 2 * ae->L, .blocks = ae->blocks};
 
-    size_t floats = max_batch * (total_act + 2 * width);
+    size_t floats = max_batch * (total_act + 4 * width);
     ae->buf = aligned_alloc(64, ((floats * sizeof(float)) + 63) & ~(size_t)63);
     if (!ae->buf)
         return ob_fail(err, OB_ENOMEM, "autoencoder: cannot allocate %zu MiB of activations",
@@ -71,6 +71,8 @@ int ob_ae_init(ob_ae *ae, const size_t *sizes, size_t n_sizes, ob_ae_loss loss, 
     }
     ae->dA = p;
     ae->dB = p + max_batch * width;
+    ae->sqA = p + 2 * max_batch * width;
+    ae->sqD = p + 3 * max_batch * width;
     return OB_OK;
 }
 
@@ -126,49 +128,137 @@ static double row_loss(const ob_ae *ae, const float *y, const float *t, size_t n
     return s;
 }
 
-double ob_ae_loss_grad(ob_ae *ae, const float *theta, const float *X, size_t B, float *grad) {
-    forward(ae, theta, X, B);
-    const size_t L = ae->L, nout = ae->n[L];
-    const float *Y = ae->A[L];
-    double sum = 0;
-    for (size_t i = 0; i < B; i++) sum += row_loss(ae, Y + i * nout, X + i * nout, nout);
-    if (!grad) return sum / (double)B;
+/* dZ_L = c (y - t): logistic+CE and linear+SE are matching pairs, so the
+ * output delta of the mean loss over B cases has c = 1/B (CE) or 2/B
+ * (squared error without the 1/2). */
+static float out_scale(const ob_ae *ae, size_t B) {
+    return (ae->loss == OB_LOSS_CROSS_ENTROPY ? 1.0f : 2.0f) / (float)B;
+}
 
-    /* dZ_L: logistic+CE and linear+SE are matching pairs, so dZ = c (y - t)
-     * with c = 1/B (CE) or 2/B (squared error without the 1/2). */
-    const float c = (ae->loss == OB_LOSS_CROSS_ENTROPY ? 1.0f : 2.0f) / (float)B;
-    float *dZ = ae->dA, *dPrev = ae->dB;
-    for (size_t i = 0; i < B * nout; i++) dZ[i] = c * (Y[i] - X[i]);
+/* In place: D *= f'(Z) for the units of layer k, from their outputs A. */
+static void times_act_derivative(float *D, const float *A, size_t count, ob_activation f) {
+    if (f == OB_ACT_LOGISTIC)
+        for (size_t i = 0; i < count; i++) D[i] *= A[i] * (1.0f - A[i]);
+    else if (f == OB_ACT_TANH)
+        for (size_t i = 0; i < count; i++) D[i] *= 1.0f - A[i] * A[i];
+}
 
-    for (size_t k = L; k >= 1; k--) {
+/* The backward pass of B rows whose forward pass left A[1..L] (X the input):
+ * from dZ_L in dZ (B x n_L), out receives sum over rows of the parameter
+ * derivatives (dW_k = A_{k-1}^T dZ_k, db_k = column sums of dZ_k,
+ * dZ_{k-1} = f'_{k-1} (dZ_k W_k^T)). accumulate = 0 overwrites out, 1 adds
+ * to it. If sq is non-NULL it receives (or accumulates) sq_alpha times the
+ * row sums of the squared per-row contributions, (A_{k-1}^2)^T (dZ_k^2).
+ * dZ and dPrev are the ping-pong buffers (both clobbered). */
+static void backward(ob_ae *ae, const float *theta, const float *X, size_t B, float *dZ,
+                     float *dPrev, int accumulate, float *out, float *sq, float sq_alpha) {
+    const float beta = accumulate ? 1.0f : 0.0f;
+    for (size_t k = ae->L; k >= 1; k--) {
         size_t nin = ae->n[k - 1], nk = ae->n[k];
         const float *Ain = k == 1 ? X : ae->A[k - 1];
         /* dW_k = A_{k-1}^T dZ_k   (nin x nk) */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)nin, (blasint)nk,
-                    (blasint)B, 1.0f, Ain, (blasint)nin, dZ, (blasint)nk, 0.0f,
-                    grad + ae->w_off[k], (blasint)nk);
+                    (blasint)B, 1.0f, Ain, (blasint)nin, dZ, (blasint)nk, beta,
+                    out + ae->w_off[k], (blasint)nk);
         /* db_k = column sums of dZ_k */
-        float *gb = grad + ae->b_off[k];
-        memset(gb, 0, nk * sizeof(float));
+        float *gb = out + ae->b_off[k];
+        if (!accumulate) memset(gb, 0, nk * sizeof(float));
         for (size_t i = 0; i < B; i++) {
             const float *row = dZ + i * nk;
             for (size_t j = 0; j < nk; j++) gb[j] += row[j];
+        }
+        if (sq) {
+            float *sa = ae->sqA, *sd = ae->sqD;
+            for (size_t i = 0; i < B * nin; i++) sa[i] = Ain[i] * Ain[i];
+            for (size_t i = 0; i < B * nk; i++) sd[i] = dZ[i] * dZ[i];
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)nin, (blasint)nk,
+                        (blasint)B, sq_alpha, sa, (blasint)nin, sd, (blasint)nk, beta,
+                        sq + ae->w_off[k], (blasint)nk);
+            float *sb = sq + ae->b_off[k];
+            if (!accumulate) memset(sb, 0, nk * sizeof(float));
+            for (size_t i = 0; i < B; i++) {
+                const float *row = sd + i * nk;
+                for (size_t j = 0; j < nk; j++) sb[j] += sq_alpha * row[j];
+            }
         }
         if (k == 1) break;
         /* dA_{k-1} = dZ_k W_k^T   (B x nin), then through f'_{k-1} */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)B, (blasint)nin, (blasint)nk,
                     1.0f, dZ, (blasint)nk, theta + ae->w_off[k], (blasint)nk, 0.0f, dPrev,
                     (blasint)nin);
-        const float *A = ae->A[k - 1];
-        if (ae->act[k - 1] == OB_ACT_LOGISTIC)
-            for (size_t i = 0; i < B * nin; i++) dPrev[i] *= A[i] * (1.0f - A[i]);
-        else if (ae->act[k - 1] == OB_ACT_TANH)
-            for (size_t i = 0; i < B * nin; i++) dPrev[i] *= 1.0f - A[i] * A[i];
+        times_act_derivative(dPrev, ae->A[k - 1], B * nin, ae->act[k - 1]);
         float *tmp = dZ;
         dZ = dPrev;
         dPrev = tmp;
     }
+}
+
+static double loss_grad(ob_ae *ae, const float *theta, const float *X, size_t B, float *grad,
+                        float *grad_sq) {
+    const size_t L = ae->L, nout = ae->n[L];
+    const float c = out_scale(ae, B);
+    double sum = 0;
+    for (size_t start = 0; start < B; start += ae->max_batch) {
+        const size_t b = B - start < ae->max_batch ? B - start : ae->max_batch;
+        const float *Xc = X + start * nout;
+        forward(ae, theta, Xc, b);
+        const float *Y = ae->A[L];
+        for (size_t i = 0; i < b; i++) sum += row_loss(ae, Y + i * nout, Xc + i * nout, nout);
+        if (!grad) continue;
+        float *dZ = ae->dA;
+        for (size_t i = 0; i < b * nout; i++) dZ[i] = c * (Y[i] - Xc[i]);
+        /* dZ holds (per-case delta) / B, so the per-case squared gradient
+         * mean (1/B) sum_n g_n^2 is B * sum_n (A dZ)^2 */
+        backward(ae, theta, Xc, b, ae->dA, ae->dB, start > 0, grad, grad_sq, (float)B);
+    }
     return sum / (double)B;
+}
+
+double ob_ae_loss_grad(ob_ae *ae, const float *theta, const float *X, size_t B, float *grad) {
+    return loss_grad(ae, theta, X, B, grad, NULL);
+}
+
+double ob_ae_loss_grad_sq(ob_ae *ae, const float *theta, const float *X, size_t B, float *grad,
+                          float *grad_sq) {
+    return loss_grad(ae, theta, X, B, grad, grad_sq);
+}
+
+void ob_ae_gn_product(ob_ae *ae, const float *theta, const float *X, size_t B, const float *v,
+                      float *gv) {
+    const size_t L = ae->L, d = ae->n[0];
+    const float c = out_scale(ae, B);
+    for (size_t start = 0; start < B; start += ae->max_batch) {
+        const size_t b = B - start < ae->max_batch ? B - start : ae->max_batch;
+        const float *Xc = X + start * d;
+        forward(ae, theta, Xc, b);
+        /* forward R-pass; R holds R{A_{k-1}}, Rn receives R{Z_k} then R{A_k} */
+        float *R = ae->dA, *Rn = ae->dB;
+        for (size_t k = 1; k <= L; k++) {
+            size_t nin = ae->n[k - 1], nk = ae->n[k];
+            const float *Ain = k == 1 ? Xc : ae->A[k - 1];
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)b, (blasint)nk,
+                        (blasint)nin, 1.0f, Ain, (blasint)nin, v + ae->w_off[k], (blasint)nk, 0.0f,
+                        Rn, (blasint)nk);
+            if (k > 1) /* R{A_0} = 0: the input does not depend on theta */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)b, (blasint)nk,
+                            (blasint)nin, 1.0f, R, (blasint)nin, theta + ae->w_off[k], (blasint)nk,
+                            1.0f, Rn, (blasint)nk);
+            const float *vb = v + ae->b_off[k];
+            for (size_t i = 0; i < b; i++) {
+                float *row = Rn + i * nk;
+                for (size_t j = 0; j < nk; j++) row[j] += vb[j];
+            }
+            /* R{A_k} = f'_k R{Z_k}. At the output this is also the start of
+             * the backward pass: logistic + CE has H = diag(y(1-y)), so
+             * H R{Z_L} = R{Y}; linear + SE has H = 2 I, folded into c. */
+            times_act_derivative(Rn, ae->A[k], b * nk, ae->act[k]);
+            float *tmp = R;
+            R = Rn;
+            Rn = tmp;
+        }
+        for (size_t i = 0; i < b * d; i++) R[i] *= c;
+        backward(ae, theta, Xc, b, R, Rn, start > 0, gv, NULL, 0.0f);
+    }
 }
 
 void ob_ae_evaluate(ob_ae *ae, const float *theta, const float *X, size_t n, double *sum_loss,

@@ -15,7 +15,13 @@
  * sum of squared errors (no 1/2); the gradient is of the mean over the batch
  * (SPEC §10 #4). Reported error: per-case sum of squared reconstruction
  * errors (SPEC §3.2). All matrix products go through OpenBLAS sgemm; losses
- * are accumulated in double. */
+ * are accumulated in double.
+ *
+ * Batches of any size: the buffers hold max_batch rows; a batch of B rows
+ * with B > max_batch is processed max_batch rows at a time and the sums
+ * accumulated (sgemm with beta = 1), so a 5,000-case curvature chunk needs
+ * no more memory than a 1,000-case evaluation. For B <= max_batch the
+ * arithmetic is exactly that of a single pass. */
 #ifndef OB_AUTOENCODER_H
 #define OB_AUTOENCODER_H
 
@@ -42,6 +48,9 @@ typedef struct ob_ae {
     float *buf;                        /* one allocation, views below    */
     float *A[OB_AE_MAX_LAYERS + 1];    /* A[1..L]; A[0] points at input  */
     float *dA, *dB;                    /* delta ping-pong, B x max n_k   */
+    float *sqA, *sqD;                  /* squared activations / deltas for
+                                          per-case squared gradients,
+                                          B x max n_k each               */
 } ob_ae;
 
 /* sizes[0..n_sizes-1]; the code layer is the narrowest interior layer. */
@@ -49,10 +58,31 @@ int ob_ae_init(ob_ae *ae, const size_t *sizes, size_t n_sizes, ob_ae_loss loss, 
                ob_error *err);
 void ob_ae_free(ob_ae *ae);
 
-/* Mean per-case training loss over the B rows of X (B <= max_batch) at
- * theta; if grad is non-NULL it receives the gradient of that mean.
+/* Mean per-case training loss over the B rows of X at theta; if grad is
+ * non-NULL it receives the gradient of that mean. Any B >= 1 (see above).
  * Allocates nothing. */
 double ob_ae_loss_grad(ob_ae *ae, const float *theta, const float *X, size_t B, float *grad);
+
+/* As ob_ae_loss_grad, and grad_sq receives the mean over the B cases of the
+ * squared per-case gradients, grad_sq[i] = (1/B) sum_n (d loss_n/d theta_i)^2
+ * (the diagonal of the empirical Fisher; HF's preconditioner, HESSIAN_FREE.md
+ * 2.2). One extra sgemm per layer, on squared activations and deltas. */
+double ob_ae_loss_grad_sq(ob_ae *ae, const float *theta, const float *X, size_t B, float *grad,
+                          float *grad_sq);
+
+/* Generalized Gauss-Newton product gv = G v with
+ *   G = (1/B) sum_n J_n^T H_n J_n,
+ * J_n the Jacobian of case n's output pre-activations Z_L with respect to
+ * theta, H_n the Hessian of the loss in Z_L under the matching loss:
+ * diag(y (1 - y)) for logistic + cross-entropy, 2 I for linear + squared
+ * error (Schraudolph 2002; HESSIAN_FREE.md 2.3). Computed by a forward
+ * R-pass (R{Z_k} = R{A_{k-1}} W_k + A_{k-1} V_k + 1 Vb_k^T,
+ * R{A_k} = f'_k(Z_k) R{Z_k}, R{A_0} = 0) and the gradient's backward pass
+ * started from dZ_L = H R{Z_L} / B instead of (y - t) / B. G is never
+ * formed; v and gv hold n_params floats and must not alias. Any B >= 1.
+ * Allocates nothing. */
+void ob_ae_gn_product(ob_ae *ae, const float *theta, const float *X, size_t B, const float *v,
+                      float *gv);
 
 /* Sums over the n rows of X, in chunks of max_batch: training loss and
  * squared reconstruction error (divide by n for per-case values). */

@@ -157,6 +157,24 @@ static int cb_loss_grad(void *ctx, const float *x, float *grad, double *loss) {
     return isfinite(l) ? OB_OK : OB_EDIVERGED;
 }
 
+static int cb_loss_grad_sq(void *ctx, const float *x, float *grad, float *grad_sq, double *loss) {
+    ae_task *t = ctx;
+    double l = ob_ae_loss_grad_sq(&t->ae, x, t->cur, t->cur_n, grad, grad_sq);
+    if (loss) *loss = l;
+    return isfinite(l) ? OB_OK : OB_EDIVERGED;
+}
+
+/* Gauss-Newton products on the current batch (a stream batch or a chunk of
+ * any size: the model loops over sub-batches of its buffer rows). The
+ * autoencoder has no hidden-state structural damping. */
+static int cb_gn_product(void *ctx, const float *x, const float *v, double structural_damping,
+                         float *gv) {
+    ae_task *t = ctx;
+    if (structural_damping != 0) return OB_ENOTSUP;
+    ob_ae_gn_product(&t->ae, x, t->cur, t->cur_n, v, gv);
+    return OB_OK;
+}
+
 static int cb_loss_on(void *ctx, ob_set set, const float *x, double *loss) {
     ae_task *t = ctx;
     const float *X = set == OB_SET_TEST ? t->data.test : t->data.train;
@@ -167,6 +185,11 @@ static int cb_loss_on(void *ctx, ob_set set, const float *x, double *loss) {
     return isfinite(*loss) ? OB_OK : OB_EDIVERGED;
 }
 
+/* Chunk `index` of `count` equal chunks of the training cases in use, in
+ * their stored order (HF's curvature chunks: HESSIAN_FREE.md 2.2); count = 1
+ * is the whole training set. Chunks hold n_train / count cases (a remainder
+ * is left out of every chunk); any size is served, since the model
+ * processes a batch in sub-batches of its buffer rows. */
 static int cb_select_batch(void *ctx, long index, long count) {
     ae_task *t = ctx;
     if (index < 0) {
@@ -176,7 +199,6 @@ static int cb_select_batch(void *ctx, long index, long count) {
     }
     if (count <= 0 || index >= count || (size_t)count > t->n_train) return OB_EINVAL;
     size_t per = t->n_train / (size_t)count;
-    if (per > t->ae.max_batch) return OB_EINVAL;
     t->cur = t->data.train + (size_t)index * per * t->data.dim;
     t->cur_n = per;
     return OB_OK;
@@ -269,9 +291,10 @@ static int ae_create(const ob_task_info *info, const json_t *desc, const ob_data
         .params = t->params,
         .batch_size = t->batch,
         .loss_grad = cb_loss_grad,
-        .gn_product = NULL,
+        .gn_product = cb_gn_product,
         .loss_on = cb_loss_on,
         .select_batch = cb_select_batch,
+        .loss_grad_sq = cb_loss_grad_sq,
     };
     *impl = t;
     return OB_OK;

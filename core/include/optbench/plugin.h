@@ -183,6 +183,16 @@ typedef struct ob_problem {
      * curvature chunks) selects chunk `index` of `count` equal chunks of the
      * training set, and restores the stream batch with index = -1. */
     int (*select_batch)(void *ctx, long index, long count);
+
+    /* Added after ABI 1's first release: read it only when struct_size
+     * covers it (struct_size >= offsetof(ob_problem, loss_grad_sq) +
+     * sizeof(void *)), and it may be NULL.
+     * As loss_grad, and also grad_sq[i] = (1/B) sum_n (d loss_n / d x_i)^2,
+     * the mean over the current batch of the squared per-case gradients (the
+     * diagonal of the empirical Fisher; HF's preconditioner uses it). grad_sq
+     * receives n_params floats and aliases neither x nor grad. Allocates
+     * nothing. */
+    int (*loss_grad_sq)(void *ctx, const float *x, float *grad, float *grad_sq, double *loss);
 } ob_problem;
 
 /* ------------------------------------------------------------------------ */

@@ -1,0 +1,219 @@
+/* The hf plugin end to end on the toy autoencoder (64-32-8-32-64, 600
+ * training cases), in process: it trains, reports its HF fields, allocates
+ * nothing in step, is deterministic, and checkpoints bitwise. */
+#include "testkit.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host_services.h"
+#include "plugin_host.h"
+#include "rng.h"
+#include "task.h"
+
+typedef struct run {
+    ob_plugin plugin;
+    double values[64];
+    ob_task *task;
+    ob_problem *pb;
+    void *state;
+} run;
+
+/* Opens build/plugins/hf.so, a fresh toy task with a fixed random start,
+ * and an hf state with the given parameter overrides (JSON text). */
+static void run_open(run *r, const char *params_json) {
+    memset(r, 0, sizeof *r);
+    ob_error err;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/plugins/hf.so", ob_test_build_dir());
+    if (ob_plugin_open(path, &r->plugin, &err) != OB_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        fail();
+    }
+    assert_string_equal(r->plugin.desc->name, "hf");
+    json_error_t je;
+    json_t *given = json_loads(params_json, 0, &je);
+    assert_non_null(given);
+    assert_int_equal(ob_plugin_resolve_params(&r->plugin, given, r->values, "test", &err), OB_OK);
+    json_decref(given);
+
+    json_t *desc = json_pack("{s:s}", "name", "toy");
+    ob_data_config cfg;
+    ob_data_config_default(&cfg);
+    assert_int_equal(ob_task_create(desc, &cfg, 7, 11, &r->task, &err), OB_OK);
+    json_decref(desc);
+    r->pb = ob_task_problem(r->task);
+    ob_rng g;
+    ob_rng_seed(&g, 3, 0, OB_STREAM_INIT);
+    for (size_t i = 0; i < r->pb->n_params; i++) r->pb->params[i] = (float)(0.3 * ob_rng_normal(&g));
+    ob_rng opt_rng;
+    ob_rng_seed(&opt_rng, 3, 1, OB_STREAM_OPT);
+    char msg[512] = "";
+    int rc = r->plugin.desc->optimizer->create(ob_host_services(), r->pb, r->values, &opt_rng,
+                                               &r->state, msg, sizeof msg);
+    if (rc != OB_OK) fprintf(stderr, "create: %s\n", msg);
+    assert_int_equal(rc, OB_OK);
+}
+
+static void run_close(run *r) {
+    r->plugin.desc->optimizer->destroy(r->state);
+    ob_task_destroy(r->task);
+    ob_plugin_close(&r->plugin);
+}
+
+static int step(run *r, uint64_t t, ob_step_info *info) {
+    *info = (ob_step_info){.struct_size = sizeof *info, .loss = NAN, .damping = NAN, .rho = NAN,
+                           .rate = NAN};
+    ob_task_next_batch(r->task);
+    return r->plugin.desc->optimizer->step(r->state, r->pb, t, 1.0, 0.0, info);
+}
+
+static double train_error(run *r) {
+    ob_eval ev;
+    ob_task_evaluate(r->task, r->pb->params, 0, 0, &ev);
+    return ev.train_error;
+}
+
+/* A few HF iterations with Martens' defaults (4 curvature chunks) reduce the
+ * training error, fill every HF field, and call the host allocator never. */
+static void test_hf_trains_toy(void **s) {
+    (void)s;
+    run r;
+    run_open(&r, "{\"numchunks\": 4}");
+    double e0 = train_error(&r), prev = e0;
+    unsigned long allocs = ob_host_alloc_count();
+    for (uint64_t t = 0; t < 6; t++) {
+        double loss_on;
+        assert_int_equal(r.pb->loss_on(r.pb->ctx, OB_SET_TRAIN, r.pb->params, &loss_on), OB_OK);
+        ob_step_info info;
+        assert_int_equal(step(&r, t, &info), OB_OK);
+        double e = train_error(&r);
+        fprintf(stderr, "HF iteration %llu: CG %d, chose %d, rho %.4f, rate %.3g, lambda %.4g; "
+                        "train error %.4f\n",
+                (unsigned long long)t + 1, info.cg_iters, info.cg_chosen, info.rho, info.rate,
+                info.damping, e);
+        /* the loss it reports is the full-set training loss at the start */
+        assert_true(info.loss == loss_on);
+        assert_true(info.cg_iters >= 1 && info.cg_iters <= 250);
+        assert_true(info.cg_chosen >= 1 && info.cg_chosen <= info.cg_iters);
+        assert_true(info.rate >= 0 && info.rate <= 1);
+        assert_true(isfinite(info.damping) && info.damping > 0);
+        assert_true(!isnan(info.rho));
+        assert_true(e <= prev); /* the line search never accepts a worse f */
+        prev = e;
+    }
+    assert_int_equal(ob_host_alloc_count(), allocs);
+    fprintf(stderr, "train error %.4f -> %.4f after 6 HF iterations\n", e0, prev);
+    assert_true(prev < 0.8 * e0);
+    run_close(&r);
+}
+
+/* Same start, same parameters: bitwise-identical parameters after 4 HF
+ * iterations. Then a checkpoint after 2 iterations, restored into a fresh
+ * state, continues bitwise like the uninterrupted run. */
+static void test_hf_deterministic_and_checkpoints(void **s) {
+    (void)s;
+    run a, b;
+    run_open(&a, "{\"numchunks\": 3}");
+    run_open(&b, "{\"numchunks\": 3}");
+    const ob_optimizer_ops *ops = a.plugin.desc->optimizer;
+    ob_step_info info;
+    for (uint64_t t = 0; t < 2; t++) {
+        assert_int_equal(step(&a, t, &info), OB_OK);
+        assert_int_equal(step(&b, t, &info), OB_OK);
+    }
+    size_t n = a.pb->n_params, len = ops->state_size(a.state);
+    assert_int_equal(len, ops->state_size(b.state));
+    void *ck = malloc(len), *ck2 = malloc(len);
+    float *theta2 = malloc(n * sizeof(float));
+    assert_int_equal(ops->save_state(a.state, ck, len), OB_OK);
+    memcpy(theta2, a.pb->params, n * sizeof(float));
+    for (uint64_t t = 2; t < 4; t++) {
+        assert_int_equal(step(&a, t, &info), OB_OK);
+        assert_int_equal(step(&b, t, &info), OB_OK);
+    }
+    assert_memory_equal(a.pb->params, b.pb->params, n * sizeof(float));
+
+    /* restore into a fresh state on a fresh task (b's) */
+    run c;
+    run_open(&c, "{\"numchunks\": 3}");
+    memcpy(c.pb->params, theta2, n * sizeof(float));
+    assert_int_equal(ops->load_state(c.state, ck, len), OB_OK);
+    assert_int_equal(ops->save_state(c.state, ck2, len), OB_OK);
+    assert_memory_equal(ck, ck2, len);
+    assert_int_equal(ops->load_state(c.state, ck, len - 1), OB_EINVAL);
+    for (uint64_t t = 2; t < 4; t++) assert_int_equal(step(&c, t, &info), OB_OK);
+    assert_memory_equal(c.pb->params, a.pb->params, n * sizeof(float));
+    free(ck);
+    free(ck2);
+    free(theta2);
+    run_close(&a);
+    run_close(&b);
+    run_close(&c);
+}
+
+/* HF-dagger style: fixed rate (no line search), gradient and curvature on
+ * the same small chunk, fewer CG steps; structural damping on a task without
+ * it fails the step with OB_ENOTSUP; too many chunks fail create. */
+static void test_hf_variants(void **s) {
+    (void)s;
+    run r;
+    run_open(&r, "{\"numchunks\": 6, \"grad_chunks\": 6, \"line_search\": false, \"max_cg\": 20, "
+                 "\"late_at\": 2, \"decay_late\": 0.99, \"finish_at\": 4, \"finish_numchunks\": 2, "
+                 "\"finish_max_cg\": 30}");
+    double e0 = train_error(&r);
+    ob_step_info info;
+    for (uint64_t t = 0; t < 6; t++) {
+        assert_int_equal(step(&r, t, &info), OB_OK);
+        assert_true(info.rate == 1.0);
+        assert_true(info.cg_iters <= (t >= 4 ? 30 : 20));
+    }
+    double e = train_error(&r);
+    fprintf(stderr, "fixed-rate HF on chunks of 100: train error %.4f -> %.4f\n", e0, e);
+    assert_true(e < e0);
+    run_close(&r);
+
+    run_open(&r, "{\"structural_damping\": 0.03}");
+    assert_int_equal(step(&r, 0, &info), OB_ENOTSUP);
+    run_close(&r);
+
+    ob_plugin p;
+    ob_error err;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/plugins/hf.so", ob_test_build_dir());
+    assert_int_equal(ob_plugin_open(path, &p, &err), OB_OK);
+    double values[64];
+    json_t *given = json_pack("{s:i}", "numchunks", 1000);
+    assert_int_equal(ob_plugin_resolve_params(&p, given, values, "test", &err), OB_OK);
+    json_decref(given);
+    json_t *desc = json_pack("{s:s}", "name", "toy");
+    ob_data_config cfg;
+    ob_data_config_default(&cfg);
+    ob_task *task;
+    assert_int_equal(ob_task_create(desc, &cfg, 7, 11, &task, &err), OB_OK);
+    json_decref(desc);
+    void *state = NULL;
+    char msg[512];
+    ob_rng rng;
+    ob_rng_seed(&rng, 1, 1, OB_STREAM_OPT);
+    assert_int_equal(p.desc->optimizer->create(ob_host_services(), ob_task_problem(task), values,
+                                               &rng, &state, msg, sizeof msg),
+                     OB_EINVAL);
+    fprintf(stderr, "create refused: %s\n", msg);
+    assert_non_null(strstr(msg, "numchunks"));
+    assert_null(state);
+    ob_task_destroy(task);
+    ob_plugin_close(&p);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hf_trains_toy),
+        cmocka_unit_test(test_hf_deterministic_and_checkpoints),
+        cmocka_unit_test(test_hf_variants),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
