@@ -227,6 +227,21 @@ local function group_cells(cells)
     table.insert(m.by_lr[c.lr], r)
   end
   for _, t in pairs(tasks) do
+    -- where a task ran several initializations, name them in the labels
+    local inits, n_inits = {}, 0
+    for _, m in pairs(t.methods) do
+      local k = canon(m.cell.init)
+      if not inits[k] then inits[k] = true; n_inits = n_inits + 1 end
+    end
+    if n_inits > 1 then
+      for _, m in pairs(t.methods) do
+        local p = {}
+        for _, k in ipairs(sorted_keys(m.cell.init.params or {})) do
+          p[#p + 1] = ("%s=%s"):format(k, fmt(m.cell.init.params[k], 6))
+        end
+        m.label = ("%s, %s%s"):format(m.label, m.cell.init.name, #p > 0 and (" " .. table.concat(p, " ")) or "")
+      end
+    end
     table.sort(t.order)
     for _, m in pairs(t.methods) do
       local best, best_med = nil, nil
@@ -578,13 +593,17 @@ function report.build(arg)
     -- every cell
     local all = {}
     local results = {}
+    local label_of = {}
     for _, key in ipairs(T.order) do
       for _, lr in ipairs(sorted_keys(T.methods[key].by_lr, function(a, b) return a > b end)) do
-        for _, r in ipairs(T.methods[key].by_lr[lr]) do results[#results + 1] = r end
+        for _, r in ipairs(T.methods[key].by_lr[lr]) do
+          results[#results + 1] = r
+          label_of[r] = T.methods[key].label
+        end
       end
     end
     for _, r in ipairs(results) do
-      all[#all + 1] = { r.cell.label, fmt(r.cell.lr), tostring(r.cell.seed), r.status,
+      all[#all + 1] = { label_of[r], fmt(r.cell.lr), tostring(r.cell.seed), r.status,
                         fmt(r.updates_done, 10), fmt(r.final.train_error), fmt(r.final.test_error),
                         fmt(r.timing.ms_per_update, 3) }
     end
