@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -540,9 +541,12 @@ int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg,
                         json_pack("{s:o, s:o, s:o}", "train_error", ob_json_number(ev.train_error),
                                   "test_error", ob_json_number(ev.test_error), "train_loss",
                                   ob_json_number(ev.train_loss)));
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
     json_object_set_new(res, "timing",
-                        json_pack("{s:f, s:f, s:o}", "optimizer_seconds", rs.opt_s, "eval_seconds",
-                                  rs.eval_s, "ms_per_update", ob_json_number(ms)));
+                        json_pack("{s:f, s:f, s:o, s:f}", "optimizer_seconds", rs.opt_s,
+                                  "eval_seconds", rs.eval_s, "ms_per_update", ob_json_number(ms),
+                                  "peak_rss_mb", ru.ru_maxrss / 1024.0));
     json_object_set_new(res, "curve", curve_final(curve, rs.second_order));
     *result = res;
     rc = OB_OK;

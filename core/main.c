@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench.h"
 #include "compare.h"
 #include "data/data_cli.h"
 #include "data/dataset.h"
@@ -34,6 +35,8 @@ static const char usage[] =
     "  list               plugins with their parameters, and tasks\n"
     "  data fetch|verify|info|preview ...\n"
     "                     fetch, check, describe and preview the data sets\n"
+    "  bench [--task T] [--threads N] [--seconds S] [--no-hf]\n"
+    "                     training-step throughput against this machine's sgemm peak\n"
     "  version            versions of optbench, its numerics and plugin ABI\n"
     "\n"
     "environment: OPTBENCH_DATA (data directory, default <source>/data),\n"
@@ -239,6 +242,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "cell")) return cmd_cell(argc - 1, argv + 1);
     if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "list")) return cmd_list();
+    if (!strcmp(cmd, "bench")) return ob_bench_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "data")) return ob_data_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "compare")) return cmd_compare(argc - 1, argv + 1);
     if (!strcmp(cmd, "baseline")) return cmd_baseline(argc - 1, argv + 1);

@@ -1,0 +1,208 @@
+#include "bench.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "bench_hf.h"
+#include "host_services.h"
+#include "models/autoencoder.h"
+#include "plugin_host.h"
+#include "rng.h"
+
+extern void openblas_set_num_threads(int);
+extern int openblas_get_num_threads(void);
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double peak_rss_mb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0;
+}
+
+/* Best-of-3 GFLOP/s of C = A B with n x n float matrices. */
+static double sgemm_gflops(int n) {
+    float *a = malloc((size_t)n * n * sizeof(float)), *b = malloc((size_t)n * n * sizeof(float)),
+          *c = malloc((size_t)n * n * sizeof(float));
+    for (size_t i = 0; i < (size_t)n * n; i++) {
+        a[i] = (float)(i % 7) * 0.1f;
+        b[i] = (float)(i % 5) * 0.1f;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    double best = INFINITY;
+    for (int k = 0; k < 3; k++) {
+        double t0 = now_s();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        best = fmin(best, now_s() - t0);
+    }
+    free(a);
+    free(b);
+    free(c);
+    return 2.0 * n * (double)n * n / best / 1e9;
+}
+
+/* A fixed-batch problem over a bare autoencoder (the step's cost does not
+ * depend on the data values). */
+typedef struct bench_problem {
+    ob_ae ae;
+    float *X;
+    size_t B;
+} bench_problem;
+
+static int bp_loss_grad(void *ctx, const float *x, float *grad, double *loss) {
+    bench_problem *b = ctx;
+    double l = ob_ae_loss_grad(&b->ae, x, b->X, b->B, grad);
+    if (loss) *loss = l;
+    return OB_OK;
+}
+
+typedef struct net {
+    const char *name;
+    const size_t *sizes;
+    size_t n;
+    ob_ae_loss loss;
+} net;
+
+static const size_t curves[] = {784, 400, 200, 100, 50, 25, 6, 25, 50, 100, 200, 400, 784};
+static const size_t mnist[] = {784, 1000, 500, 250, 30, 250, 500, 1000, 784};
+static const size_t faces[] = {625, 2000, 1000, 500, 30, 500, 1000, 2000, 625};
+static const net nets[] = {
+    {"curves", curves, 13, OB_LOSS_CROSS_ENTROPY},
+    {"mnist", mnist, 9, OB_LOSS_CROSS_ENTROPY},
+    {"faces", faces, 9, OB_LOSS_SQUARED},
+};
+
+/* Times `optimizer` steps: warm-up 3, then as many as fit in `seconds`
+ * (at least 5); returns ms per update. */
+static double time_steps(const ob_plugin *opt, ob_problem *prob, double seconds, int *steps) {
+    const ob_host *host = ob_host_services();
+    ob_rng rng;
+    ob_rng_seed(&rng, 1, 2, OB_STREAM_OPT);
+    double params[64];
+    ob_plugin_resolve_params(opt, NULL, params, NULL, NULL);
+    void *state = NULL;
+    char msg[256];
+    if (opt->desc->optimizer->create(host, prob, params, &rng, &state, msg, sizeof msg) != OB_OK)
+        return NAN;
+    ob_step_info info = {.struct_size = sizeof info};
+    uint64_t t = 0;
+    for (; t < 3; t++) opt->desc->optimizer->step(state, prob, t, 1e-4, 0.9, &info);
+    int n = 0;
+    double t0 = now_s(), el = 0;
+    while (n < 5 || el < seconds) {
+        opt->desc->optimizer->step(state, prob, t++, 1e-4, 0.9, &info);
+        n++;
+        el = now_s() - t0;
+    }
+    opt->desc->optimizer->destroy(state);
+    *steps = n;
+    return 1000.0 * el / n;
+}
+
+static int bench_autoencoders(const char *only, double seconds, double peak) {
+    ob_plugin_registry reg = {0};
+    ob_error err;
+    if (ob_registry_add_default(&reg, &err) != OB_OK) {
+        fprintf(stderr, "optbench: error: %s\n", err.msg);
+        return 1;
+    }
+    const char *opts[] = {"sgd", "cm", "nag"};
+    printf("## Autoencoder updates (batch 200)\n\n");
+    printf("FLOP model: forward 2 x (weights) per case, backward 4 x (weights) except the first "
+           "layer's input gradient, i.e. about 6 x parameters x batch per update. Synthetic inputs; "
+           "%d BLAS thread(s); measured sgemm peak %.1f GFLOP/s.\n\n", openblas_get_num_threads(), peak);
+    printf("| task | parameters | optimizer | ms/update | GFLOP/s | %% of sgemm peak | eval ms per 1000 cases | peak RSS MiB |\n");
+    printf("|---|---|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) {
+        if (only && strcmp(only, nets[i].name) != 0) continue;
+        bench_problem bp = {.B = 200};
+        if (ob_ae_init(&bp.ae, nets[i].sizes, nets[i].n, nets[i].loss, 1000, &err) != OB_OK) {
+            fprintf(stderr, "optbench: error: %s\n", err.msg);
+            return 1;
+        }
+        size_t P = bp.ae.n_params, d = nets[i].sizes[0];
+        float *theta = malloc(P * sizeof(float));
+        bp.X = malloc(1000 * d * sizeof(float));
+        ob_rng r;
+        ob_rng_seed(&r, 3, P, OB_STREAM_EVAL);
+        for (size_t k = 1; k <= bp.ae.L; k++) {
+            double sd = 1.0 / sqrt((double)bp.ae.n[k - 1]);
+            for (size_t j = 0; j < bp.ae.n[k - 1] * bp.ae.n[k]; j++)
+                theta[bp.ae.w_off[k] + j] = (float)(sd * ob_rng_normal(&r));
+            memset(theta + bp.ae.b_off[k], 0, bp.ae.n[k] * sizeof(float));
+        }
+        for (size_t j = 0; j < 1000 * d; j++) bp.X[j] = (float)ob_rng_uniform(&r);
+        ob_problem prob = {.struct_size = sizeof prob, .ctx = &bp, .n_params = P, .params = theta,
+                           .batch_size = 200, .loss_grad = bp_loss_grad};
+        double flops = ob_ae_flops_per_case(&bp.ae, 1) * 200;
+        /* evaluation: a forward pass over 1000 cases */
+        double sl, se, best_eval = INFINITY;
+        for (int k = 0; k < 4; k++) {
+            double t0 = now_s();
+            ob_ae_evaluate(&bp.ae, theta, bp.X, 1000, &sl, &se);
+            if (k) best_eval = fmin(best_eval, now_s() - t0);
+        }
+        for (size_t o = 0; o < 3; o++) {
+            ob_error e2;
+            const ob_plugin *pl = ob_registry_find(&reg, OB_PLUGIN_OPTIMIZER, opts[o], NULL, &e2);
+            if (!pl) continue;
+            int steps;
+            double ms = time_steps(pl, &prob, seconds, &steps);
+            double gf = flops / (ms * 1e6);
+            printf("| %s | %zu | %s | %.2f | %.1f | %.0f%% | %.1f | %.0f |\n", nets[i].name, P,
+                   opts[o], ms, gf, 100 * gf / peak, 1000 * best_eval, peak_rss_mb());
+            fflush(stdout);
+        }
+        free(theta);
+        free(bp.X);
+        ob_ae_free(&bp.ae);
+    }
+    ob_registry_free(&reg);
+    printf("\n");
+    return 0;
+}
+
+int ob_bench_main(int argc, char **argv) {
+    const char *only = NULL;
+    int threads = 0, hf = 1;
+    double seconds = 2.0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--task") && i + 1 < argc) only = argv[++i];
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--no-hf")) hf = 0;
+        else {
+            fprintf(stderr, "usage: optbench bench [--task curves|mnist|faces] [--threads N] "
+                            "[--seconds S] [--no-hf]\n");
+            return 2;
+        }
+    }
+    if (only && strcmp(only, "curves") && strcmp(only, "mnist") && strcmp(only, "faces")) {
+        fprintf(stderr, "optbench: bench: unknown task '%s' (curves, mnist, faces)\n", only);
+        return 2;
+    }
+    if (threads > 0) openblas_set_num_threads(threads);
+    double peak = sgemm_gflops(2048);
+    printf("# optbench bench\n\nsgemm peak (2048 x 2048 x 2048, best of 3): %.1f GFLOP/s with %d "
+           "BLAS thread(s)\n\n", peak, openblas_get_num_threads());
+    int rc = bench_autoencoders(only, seconds, peak);
+    if (rc == 0 && hf && !only) {
+        printf("## Hessian-free\n\n");
+        ob_error err;
+        if (ob_bench_hf(stdout, &err) != OB_OK) {
+            fprintf(stderr, "optbench: error: %s\n", err.msg);
+            return 1;
+        }
+        printf("\n");
+    }
+    return rc;
+}
