@@ -270,8 +270,11 @@ static const void *rd_block(ckpt_reader *r, uint64_t *n) {
     return at;
 }
 
-/* Restores a checkpoint into a freshly created cell; 1 if resumed, 0 if
- * there was none (or it did not fit: then a warning says why). */
+/* Restores a checkpoint into a freshly created cell: 1 if resumed, 0 if
+ * there was none or it does not fit this cell (a warning says why; the cell
+ * starts over), -1 if it fit but the optimizer refused its saved state
+ * after the parameters were restored (the cell cannot go on). Everything
+ * is checked before anything is applied. */
 static int ckpt_load(const char *path, const ob_cell_plan *plan, run_state *rs,
                      ob_problem *prob, void *opt_state, ob_task *task, json_t **curve) {
     FILE *f = fopen(path, "rb");
@@ -293,41 +296,39 @@ static int ckpt_load(const char *path, const ob_cell_plan *plan, run_state *rs,
         if (ob_hash64(data, got - sizeof h, OB_HASH64_INIT) != h) why = "corrupt (hash mismatch)";
     }
     run_state tmp;
-    uint64_t len;
-    const void *blk;
-    const ob_optimizer_ops *ops = plan->opt->desc->optimizer;
+    uint64_t plen = 0, olen = 0, slen = 0, clen = 0;
+    const void *pblk = NULL, *oblk = NULL, *sblk = NULL, *cblk = NULL;
+    json_t *c = NULL;
     if (!why) {
         r.pos = 24;
         r.len = got - sizeof h;
         memcpy(&tmp, data + r.pos, sizeof tmp);
         r.pos += sizeof tmp;
-        blk = rd_block(&r, &len);
-        if (!blk || len != prob->n_params * sizeof(float)) why = "parameter count differs";
-        else memcpy(prob->params, blk, (size_t)len);
-    }
-    if (!why) {
-        blk = rd_block(&r, &len);
-        if (!blk) why = "truncated optimizer state";
-        else if (len && (!ops->load_state || ops->load_state(opt_state, blk, (size_t)len) != OB_OK))
-            why = "the optimizer refused its saved state";
-    }
-    if (!why) {
-        blk = rd_block(&r, &len);
-        if (!blk || len != ob_task_stream_size(task)) why = "batch stream state differs";
-        else if (len) ob_task_stream_load(task, blk);
-    }
-    json_t *c = NULL;
-    if (!why) {
-        blk = rd_block(&r, &len);
+        pblk = rd_block(&r, &plen);
+        oblk = pblk ? rd_block(&r, &olen) : NULL;
+        sblk = oblk ? rd_block(&r, &slen) : NULL;
+        cblk = sblk ? rd_block(&r, &clen) : NULL;
         json_error_t je;
-        c = blk ? json_loadb(blk, (size_t)len, 0, &je) : NULL;
-        if (!c) why = "curve unreadable";
+        if (!cblk) why = "truncated";
+        else if (plen != prob->n_params * sizeof(float)) why = "parameter count differs";
+        else if (slen != ob_task_stream_size(task)) why = "batch stream state differs";
+        else if (olen && !plan->opt->desc->optimizer->load_state) why = "the optimizer cannot load state";
+        else if (tmp.t >= plan->updates) why = "past the end of the run";
+        else if (!(c = json_loadb(cblk, (size_t)clen, 0, &je))) why = "curve unreadable";
     }
-    free(data);
     if (why) {
+        free(data);
         fprintf(stderr, "optbench: ignoring checkpoint %s: %s; the cell starts over\n", path, why);
         return 0;
     }
+    memcpy(prob->params, pblk, (size_t)plen);
+    if (olen && plan->opt->desc->optimizer->load_state(opt_state, oblk, (size_t)olen) != OB_OK) {
+        free(data);
+        json_decref(c);
+        return -1;
+    }
+    if (slen) ob_task_stream_load(task, sblk);
+    free(data);
     *rs = tmp;
     json_decref(*curve);
     *curve = c;
@@ -395,8 +396,15 @@ int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg,
     int can_checkpoint = opt->checkpoint_path && ob_task_stream_size(task) > 0 &&
                          plan->opt->desc->optimizer->state_size &&
                          plan->opt->desc->optimizer->save_state;
-    int resumed = can_checkpoint &&
-                  ckpt_load(opt->checkpoint_path, plan, &rs, prob, opt_state, task, &curve);
+    int resumed = can_checkpoint
+                      ? ckpt_load(opt->checkpoint_path, plan, &rs, prob, opt_state, task, &curve)
+                      : 0;
+    if (resumed < 0) {
+        rc = ob_fail(err, OB_EFORMAT,
+                     "%s: optimizer '%s' refused the state saved in this checkpoint; delete the "
+                     "file to start the cell over", opt->checkpoint_path, plan->opt->desc->name);
+        goto out;
+    }
     if (resumed && !opt->quiet)
         fprintf(stderr, "  [%zu/%zu] resuming from its checkpoint at update %llu\n", opt->index,
                 opt->total, (unsigned long long)rs.t);

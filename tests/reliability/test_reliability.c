@@ -135,6 +135,35 @@ static void test_sigkill_and_resume_is_bitwise(void **s) {
     json_decref(b);
 }
 
+/* A damaged checkpoint is ignored with a warning; the cell starts over and
+ * still ends bitwise like the uninterrupted run. */
+static void test_corrupt_checkpoint_starts_over(void **s) {
+    (void)s;
+    write_file("resume.lua", resume_suite);
+    assert_int_equal(ob_test_run(NULL, "cd '%s' && '%s/optbench' run resume.lua --out straight2 --threads 1 --quiet",
+                                 tmp, ob_test_build_dir()), 0);
+    int rc = ob_test_run(NULL,
+        "cd '%s' && (OPTBENCH_CHECKPOINT_SECONDS=0.05 setsid '%s/optbench' run resume.lua --out corrupt "
+        "--threads 1 --quiet & echo $! > runner2.pid) && "
+        "for i in $(seq 1 400); do ls corrupt/work/*.ckpt >/dev/null 2>&1 && break; sleep 0.05; done && "
+        "sleep 0.2 && kill -KILL -$(cat runner2.pid) && sleep 0.3 && "
+        "f=$(ls corrupt/work/*.ckpt) && printf 'XXXX' | dd of=\"$f\" bs=1 seek=100 conv=notrunc 2>/dev/null",
+        tmp, ob_test_build_dir());
+    assert_int_equal(rc, 0);
+    char *out = NULL;
+    assert_int_equal(ob_test_run(&out, "cd '%s' && '%s/optbench' run resume.lua --out corrupt --threads 1",
+                                 tmp, ob_test_build_dir()), 0);
+    assert_non_null(strstr(out, "corrupt (hash mismatch); the cell starts over"));
+    free(out);
+    json_t *a = load_cell("straight2", "toy-NAG"), *b = load_cell("corrupt", "toy-NAG");
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_true(json_is_false(json_object_get(b, "resumed")));
+    assert_same_numbers(a, b);
+    json_decref(a);
+    json_decref(b);
+}
+
 static void test_second_runner_is_refused(void **s) {
     (void)s;
     char text[4096];
@@ -236,6 +265,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_faulty_plugins_cost_only_their_cell),
         cmocka_unit_test(test_sigkill_and_resume_is_bitwise),
+        cmocka_unit_test(test_corrupt_checkpoint_starts_over),
         cmocka_unit_test(test_second_runner_is_refused),
         cmocka_unit_test(test_sandbox_escapes),
         cmocka_unit_test(test_suite_plugin_dirs_stay_inside),
