@@ -87,8 +87,9 @@ int ob_rnn_gen_alloc(const ob_rnn_gen *g, size_t max_B, ob_rnn_batch *bat, void 
                      ob_error *err);
 
 /* Fills rows 0..B-1 of bat with B fresh sequences drawn from rng; row r has
- * balancing index (bal0 + r) mod bal_mod. Sets bat->B, bat->T (the longest
- * length) and bat->version = version. Allocates nothing. */
+ * balancing index (bal0 + r) mod bal_mod (bal_mod = 0: bal0 + r). Sets
+ * bat->B, bat->T (the longest length) and bat->version = version.
+ * Allocates nothing. */
 void ob_rnn_gen_batch(const ob_rnn_gen *g, ob_rng *rng, size_t B, size_t bal0, size_t bal_mod,
                       uint64_t version, ob_rnn_batch *bat);
 
