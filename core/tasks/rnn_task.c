@@ -330,7 +330,11 @@ static int rnn_create(const ob_task_info *info, const json_t *desc, const ob_dat
     rc = ob_rnn_init(&t->model, t->gen.NI, o.hidden, t->gen.O, t->gen.out, o.biases_only,
                      t->gen.max_T, max_B, 1, err);
     if (rc != OB_OK) goto fail;
-    float hint[128];
+    float hint[128]; /* every task has at most 100 outputs */
+    if (t->gen.O > sizeof hint / sizeof hint[0]) {
+        rc = ob_fail(err, OB_EINVAL, "task '%s': %zu outputs", info->name, t->gen.O);
+        goto fail;
+    }
     ob_rnn_gen_hint(&t->gen, hint);
     ob_rnn_set_hint(&t->model, hint);
     t->params = aligned_alloc(64, (t->model.n_params * sizeof(float) + 63) & ~(size_t)63);
