@@ -46,11 +46,42 @@ local function check_params(kind, name, params, level)
   return copy
 end
 
+-- A task's overrides: { init = { <initializer name> = { params } } }, the
+-- initializer parameters that apply to this task's cells only (e.g. the
+-- RNN input scale, which the paper sets per problem).
+local function check_overrides(name, over, level)
+  if type(over) ~= "table" then
+    fail(("bad argument #3 to 'task' (table of overrides expected, got %s)"):format(type(over)), level + 1)
+  end
+  local copy = {}
+  for kind, per_plugin in pairs(over) do
+    if kind ~= "init" then
+      fail(("task '%s': overrides may only set 'init' parameters, not '%s'"):format(name, tostring(kind)),
+           level + 1)
+    end
+    if type(per_plugin) ~= "table" then
+      fail(("task '%s': overrides.init must map initializer names to parameter tables"):format(name),
+           level + 1)
+    end
+    copy.init = {}
+    for pname, params in pairs(per_plugin) do
+      check_name("initializer", pname, level + 1)
+      copy.init[pname] = check_params("initializer", pname, params, level + 1)
+    end
+  end
+  return copy
+end
+
 -- where(2) is the line of the suite that called the declaring function.
 local function declaration(kind)
-  return function(name, params)
+  return function(name, params, overrides)
     check_name(kind, name, 2)
-    return { kind = kind, name = name, params = check_params(kind, name, params, 2), where = where(2) }
+    local d = { kind = kind, name = name, params = check_params(kind, name, params, 2), where = where(2) }
+    if overrides ~= nil then
+      if kind ~= "task" then fail(("bad argument #3 to '%s' (only tasks take overrides)"):format(kind), 2) end
+      d.overrides = check_overrides(name, overrides, 2)
+    end
+    return d
   end
 end
 
@@ -60,7 +91,8 @@ ob.optimizer = declaration("optimizer")
 ob.schedule = declaration("schedule")
 --- ob.init(name [, params])         e.g. ob.init("sparse", {scale = 1})
 ob.init = declaration("initializer")
---- ob.task(name [, options])        e.g. ob.task("mnist", {batch = 200})
+--- ob.task(name [, options [, overrides]])   e.g. ob.task("mnist", {batch = 200}),
+--  ob.task("addition", {T = 80}, {init = {esn = {input_scale = 0.001}}})
 ob.task = declaration("task")
 
 local method_budget_keys = { updates = true, eval_every = true, eval_train_cases = true }
@@ -202,7 +234,9 @@ function ob.expand(s, budget_name)
               suite = s.name,
               budget = budget_name,
               task = merge(merge(task.params, b.task), { name = task.name }),
-              init = { name = init.name, params = init.params },
+              init = { name = init.name,
+                       params = merge(init.params, task.overrides and task.overrides.init and
+                                                   task.overrides.init[init.name]) },
               optimizer = { name = m.optimizer.name, params = merge(m.optimizer.params, opt_over) },
               schedule = { name = m.schedule.name, params = merge(m.schedule.params, sched_over) },
               label = m.label,

@@ -8,12 +8,15 @@
 
 extern const ob_task_info ob_autoencoder_tasks[];
 extern const size_t ob_autoencoder_task_count;
+extern const ob_task_info ob_rnn_tasks[];
+extern const size_t ob_rnn_task_count;
 
 static const struct {
     const ob_task_info *tasks;
     const size_t *count;
 } families[] = {
     {ob_autoencoder_tasks, &ob_autoencoder_task_count},
+    {ob_rnn_tasks, &ob_rnn_task_count},
 };
 #define N_FAMILIES (sizeof families / sizeof families[0])
 
