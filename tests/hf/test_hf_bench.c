@@ -1,10 +1,7 @@
-/* ob_bench_hf_measure on a small net: it times both calls, and a G v (a
- * forward pass, an R-pass of two products per layer and a backward pass)
- * costs about as much as a gradient (a forward and a backward pass) or more
- * -- measured 1.17 here, where the logistic's expf weighs more than in the
- * paper's nets -- and less than three of them. The lower bound leaves 10%
- * for timing noise on a shared machine. The full table (ob_bench_hf) takes
- * a minute, so it is not run here. */
+/* ob_bench_hf_measure on a small net: the row it returns describes the
+ * measurement (parameter count, cases, positive times, their ratio). Speed
+ * itself is a benchmark (`optbench bench`, docs/PERFORMANCE.md), never a
+ * unit-test assertion: a timing bound fails on a busy machine. */
 #include "testkit.h"
 
 #include <stdio.h>
@@ -21,7 +18,9 @@ static void test_bench_measures(void **s) {
             row.n_params, row.cases, row.grad_s, row.gv_s, row.ratio);
     assert_int_equal(row.cases, 2000);
     assert_true(row.grad_s > 0 && row.gv_s > 0);
-    assert_true(row.ratio > 0.9 && row.ratio < 3.0);
+    /* 256*128 + 128*64 + 64*16 (+ mirrored) weights and the biases */
+    assert_int_equal(row.n_params, 2 * (256 * 128 + 128 * 64 + 64 * 16) + 128 + 64 + 16 + 64 + 128 + 256);
+    ob_assert_close(row.ratio, row.gv_s / row.grad_s, 1e-12);
 }
 
 int main(void) {
