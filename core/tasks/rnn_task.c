@@ -203,7 +203,9 @@ typedef struct rnn_task {
     float *params;
     ob_rnn_batch stream, chunk, evalb; /* training batch, selected chunk, evaluation */
     void *mem[3];
-    const ob_rnn_batch *cur;
+    const ob_rnn_batch *cur;           /* NULL: a chunk larger than the buffers */
+    size_t chunk_index, chunk_per;     /* that chunk: sequences index*per ..    */
+    float *scratch;                    /* n_params: one sub-batch's gradient     */
     uint64_t versions;                 /* every generated batch gets a new one */
     ob_rng data_rng;                   /* the training stream                   */
     ob_rng train_start, test_start;    /* where the two evaluation sets start   */
@@ -230,9 +232,47 @@ static void eval_set(rnn_task *t, ob_set set, const float *theta, size_t n, doub
     *se = b;
 }
 
+/* A selected chunk larger than the model's buffers is processed in
+ * sub-batches of at most max_B sequences, regenerated from the training
+ * set's stream (generation is row by row, so the sequences are the same
+ * however they are split); each sub-batch's mean is weighted by its share
+ * of the chunk. Returns the first sub-batch's status on failure. */
+static void chunk_start(rnn_task *t, ob_rng *rng) {
+    *rng = t->train_start;
+    const size_t skip = t->chunk_index * t->chunk_per;
+    for (size_t start = 0; start < skip; start += t->model.max_B) {
+        size_t rows = skip - start < t->model.max_B ? skip - start : t->model.max_B;
+        ob_rnn_gen_batch(&t->gen, rng, rows, start, t->o.batch, ++t->versions, &t->chunk);
+    }
+}
+
+static size_t chunk_next(rnn_task *t, ob_rng *rng, size_t done) {
+    size_t rows = t->chunk_per - done < t->model.max_B ? t->chunk_per - done : t->model.max_B;
+    ob_rnn_gen_batch(&t->gen, rng, rows, t->chunk_index * t->chunk_per + done, t->o.batch,
+                     ++t->versions, &t->chunk);
+    return rows;
+}
+
 static int cb_loss_grad(void *ctx, const float *x, float *grad, double *loss) {
     rnn_task *t = ctx;
-    double l = ob_rnn_loss_grad(&t->model, x, t->cur, grad);
+    double l;
+    if (t->cur) {
+        l = ob_rnn_loss_grad(&t->model, x, t->cur, grad);
+    } else {
+        const size_t P = t->model.n_params;
+        ob_rng rng;
+        chunk_start(t, &rng);
+        if (grad) memset(grad, 0, P * sizeof(float));
+        l = 0;
+        for (size_t done = 0; done < t->chunk_per;) {
+            size_t rows = chunk_next(t, &rng, done);
+            const double w = (double)rows / (double)t->chunk_per;
+            l += w * ob_rnn_loss_grad(&t->model, x, &t->chunk, grad ? t->scratch : NULL);
+            if (grad)
+                for (size_t i = 0; i < P; i++) grad[i] += (float)w * t->scratch[i];
+            done += rows;
+        }
+    }
     if (loss) *loss = l;
     return isfinite(l) ? OB_OK : OB_EDIVERGED;
 }
@@ -240,7 +280,20 @@ static int cb_loss_grad(void *ctx, const float *x, float *grad, double *loss) {
 static int cb_gn_product(void *ctx, const float *x, const float *v, double structural_damping,
                          float *gv) {
     rnn_task *t = ctx;
-    return ob_rnn_gn_product(&t->model, x, t->cur, v, structural_damping, gv);
+    if (t->cur) return ob_rnn_gn_product(&t->model, x, t->cur, v, structural_damping, gv);
+    const size_t P = t->model.n_params;
+    ob_rng rng;
+    chunk_start(t, &rng);
+    memset(gv, 0, P * sizeof(float));
+    for (size_t done = 0; done < t->chunk_per;) {
+        size_t rows = chunk_next(t, &rng, done);
+        const float w = (float)((double)rows / (double)t->chunk_per);
+        int rc = ob_rnn_gn_product(&t->model, x, &t->chunk, v, structural_damping, t->scratch);
+        if (rc != OB_OK) return rc;
+        for (size_t i = 0; i < P; i++) gv[i] += w * t->scratch[i];
+        done += rows;
+    }
+    return OB_OK;
 }
 
 static int cb_loss_on(void *ctx, ob_set set, const float *x, double *loss) {
@@ -261,7 +314,12 @@ static int cb_select_batch(void *ctx, long index, long count) {
     if (count <= 0 || index >= count || (size_t)count > t->o.train_eval_sequences)
         return OB_EINVAL;
     size_t per = t->o.train_eval_sequences / (size_t)count;
-    if (per > t->model.max_B) return OB_EINVAL;
+    if (per > t->model.max_B) { /* processed in sub-batches on every call */
+        t->chunk_index = (size_t)index;
+        t->chunk_per = per;
+        t->cur = NULL;
+        return OB_OK;
+    }
     /* replay the training set up to the chunk (generation only) */
     ob_rng rng = t->train_start;
     for (long k = 0; k <= index; k++)
@@ -283,6 +341,7 @@ static void rnn_destroy(void *impl) {
     if (!t) return;
     ob_rnn_free(&t->model);
     free(t->params);
+    free(t->scratch);
     for (int k = 0; k < 3; k++) free(t->mem[k]);
     json_decref(t->generator);
     free(t);
@@ -338,7 +397,8 @@ static int rnn_create(const ob_task_info *info, const json_t *desc, const ob_dat
     ob_rnn_gen_hint(&t->gen, hint);
     ob_rnn_set_hint(&t->model, hint);
     t->params = aligned_alloc(64, (t->model.n_params * sizeof(float) + 63) & ~(size_t)63);
-    if (!t->params) {
+    t->scratch = malloc(t->model.n_params * sizeof(float));
+    if (!t->params || !t->scratch) {
         rc = ob_fail(err, OB_ENOMEM, "task '%s': out of memory", info->name);
         goto fail;
     }
