@@ -10,6 +10,7 @@
 #include "error.h"
 #include "plugin_host.h"
 #include "runner.h"
+#include "status.h"
 #include "task.h"
 
 static const char usage[] =
@@ -23,6 +24,9 @@ static const char usage[] =
     "                     report.html (default DIR: results/<suite>-<budget>)\n"
     "  cell SPEC --out RESULT [--checkpoint FILE]\n"
     "                     run one cell from a spec written by `run` (what array jobs run)\n"
+    "  status DIR [--stale MINUTES] [--no-squeue]\n"
+    "                     cells done, diverged, running, pending, failed (with reasons),\n"
+    "                     missing\n"
     "  plan SUITE [--budget NAME]\n"
     "                     print the run matrix and its estimated cost; runs nothing\n"
     "  report DIR         rewrite DIR/report.md, report.html and summary.csv from the results\n"
@@ -237,6 +241,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "plan")) return cmd_plan(argc - 1, argv + 1);
     if (!strcmp(cmd, "cell")) return cmd_cell(argc - 1, argv + 1);
+    if (!strcmp(cmd, "status")) return ob_status_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "list")) return cmd_list();
     if (!strcmp(cmd, "data")) return ob_data_main(argc - 1, argv + 1);
