@@ -11,7 +11,10 @@
 #      are reported by `optbench status` with their reasons (the crash with
 #      the same status and reason as the local runner gives it), a running
 #      cell shows as running and is left out of a new submission, and a
-#      resubmission runs only the missing and failed cells.
+#      resubmission runs only the missing and failed cells;
+#   4. a cell stopped by the time limit is recorded as timeout, and one
+#      cancelled after a checkpoint resumes from it when resubmitted, bitwise
+#      identical to the local run.
 # Installs Debian's slurm-wlm and munge when missing (root, apt-get). Exits 77
 # (ctest: skipped) only when the Slurm daemons cannot start; stops every
 # daemon it started, and the jobs, on the way out.
@@ -138,11 +141,12 @@ state=""
 for _ in $(seq 1 60); do
   state="$(sinfo --noheader -o %T 2>/dev/null || true)"
   [ "$state" = idle ] && break
+  kill -0 "$ctld_pid" 2>/dev/null && kill -0 "$slurmd_pid" 2>/dev/null || break # one of them quit
   sleep 0.5
 done
 if [ "$state" != idle ]; then
   for f in "$tmp"/log/*.log; do echo "--- tail of $f"; tail -n 8 "$f"; done
-  skip "the Slurm daemons did not start (node state '${state:-none}' after 30 s; logs above)"
+  skip "the Slurm daemons did not start (node state '${state:-none}'; logs above)"
 fi
 say "single-node Slurm up: ports $port/$((port + 1)), $cpus CPUs, $tmp"
 
@@ -261,4 +265,43 @@ wait_job "$job" 30
 "$ob" status faults >status.txt
 expect status.txt "done 2, diverged 0, running 0, pending 0, failed 2, missing 0"
 say "resubmission ran only the missing and failed cells"
+
+# ---- 5. the time limit: Slurm's warning (USR1, 60 s before) stops the cell ------------
+cat >spin.lua <<'EOF'
+local ob = require "optbench"
+return ob.suite { name = "spin", task = ob.task("toy"),
+  methods = { ob.method { label = "spin", optimizer = ob.optimizer("spin_on_step3") } },
+  lr = { 0.05 }, budgets = { smoke = { updates = 20, eval_every = 10 } } }
+EOF
+job="$(submit spin.lua --out spin --cpus 1 --time 1)" # a one-minute limit: warned at once
+wait_job "$job" 100
+"$ob" status spin >status.txt
+expect status.txt "timeout: stopped near its Slurm time limit [Slurm job ${job}_1 on obnode]"
+expect "spin/logs/slurm-${job}_1.out" "did not finish (exit status"
+say "time limit recorded as timeout"
+
+# ---- 6. a cancelled cell resumes from its checkpoint, bitwise as if never stopped ------
+unset OPTBENCH_PLUGIN_PATH
+cat >resume.lua <<'EOF'
+local ob = require "optbench"
+return ob.suite { name = "resume", seed = 3, task = ob.task("toy"),
+  methods = { ob.method { label = "NAG", optimizer = ob.optimizer("nag"),
+    schedule = ob.schedule("sutskever2013", { mu_max = 0.99, final_updates = 100 }) } },
+  lr = { 0.02 }, budgets = { smoke = { updates = 6000, eval_every = 1000 } } }
+EOF
+"$ob" run resume.lua --out resume-local --threads 1 --quiet >/dev/null
+export OPTBENCH_CHECKPOINT_SECONDS=0.05
+job="$(submit resume.lua --out resume --cpus 1)"
+wait_for 60 'ls resume/work/*.ckpt >/dev/null 2>&1'
+sleep 0.3
+scancel "$job"
+wait_job "$job" 30
+[ -z "$(ls resume/cells/*.json 2>/dev/null)" ] || "$ob" status resume | grep -q "crashed: stopped by Slurm" ||
+  fail "the cell finished before scancel: make resume.lua longer"
+job="$(submit resume.lua --out resume --cpus 1)"
+wait_job "$job" 120
+unset OPTBENCH_CHECKPOINT_SECONDS
+expect "$(ls resume/logs/toy-NAG-*.log)" "resuming from its checkpoint at update"
+"$ob" compare --bitwise resume-local resume >compare.txt || { cat compare.txt; fail "resumed cell differs"; }
+say "cancelled cell resumed from its checkpoint, bitwise identical to the local run"
 say "passed"
