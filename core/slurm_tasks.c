@@ -1,5 +1,6 @@
 #include "slurm_tasks.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,15 +68,6 @@ static char **read_names(const char *path, size_t *n) {
 static void free_names(char **names, size_t n) {
     for (size_t i = 0; i < n; i++) free(names[i]);
     free(names);
-}
-
-int ob_slurm_tasks_name(const char *path, long index, char *out, size_t len, ob_error *err) {
-    size_t n = 0;
-    char **names = read_names(path, &n);
-    if (!names) return ob_fail(err, OB_EIO, "%s: cannot read the task list: %s", path, strerror(errno));
-    snprintf(out, len, "%s", index >= 1 && (size_t)index <= n ? names[index - 1] : "");
-    free_names(names, n);
-    return OB_OK;
 }
 
 /* ---- running Slurm's commands ------------------------------------------------------ */
@@ -190,6 +183,34 @@ typedef struct list_cache {
     size_t n;
 } list_cache;
 
+/* The users who wrote task lists in slurm_dir, as "uid,uid,..." (jobs of a
+ * shared results directory may be anyone's): how many. */
+static int task_list_owners(const char *slurm_dir, char *out, size_t len) {
+    out[0] = '\0';
+    DIR *d = opendir(slurm_dir);
+    if (!d) return 0;
+    long uids[16];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 16) {
+        size_t l = strlen(e->d_name);
+        if (l < 7 || strcmp(e->d_name + l - 6, ".tasks") != 0) continue;
+        char path[PATH_MAX + 300];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s%s", slurm_dir, e->d_name);
+        if (stat(path, &sb) != 0) continue;
+        int seen = 0;
+        for (int k = 0; k < n; k++) seen |= uids[k] == (long)sb.st_uid;
+        if (seen) continue;
+        uids[n] = (long)sb.st_uid;
+        size_t used = strlen(out);
+        snprintf(out + used, len - used, "%s%ld", n ? "," : "", uids[n]);
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
 int ob_slurm_queue(const char *dir, ob_slurm_queued **tasks, size_t *n, ob_error *err) {
     *tasks = NULL;
     *n = 0;
@@ -199,10 +220,10 @@ int ob_slurm_queue(const char *dir, ob_slurm_queued **tasks, size_t *n, ob_error
     snprintf(prefix, sizeof prefix, "%s/slurm/", real);
     size_t plen = strlen(prefix);
 
-    char uid[32];
-    snprintf(uid, sizeof uid, "%ld", (long)getuid());
+    char users[512];
+    if (task_list_owners(prefix, users, sizeof users) == 0) return OB_OK; /* never submitted */
     /* array job id | task index | state | node | comment (last: it may hold '|') */
-    const char *argv[] = {"squeue", "--noheader", "--array", "--user", uid, "--format",
+    const char *argv[] = {"squeue", "--noheader", "--array", "--user", users, "--format",
                           "%F|%K|%T|%N|%k", NULL};
     int status = 0;
     char *out = NULL, *errout = NULL;

@@ -24,10 +24,6 @@ typedef struct ob_slurm_task_line {
 
 int ob_slurm_tasks_write(const char *path, const ob_slurm_task_line *lines, size_t n, ob_error *err);
 
-/* The cell name of line `index` (from 1) of a task list, or "" (out is
- * at least 256 bytes). */
-int ob_slurm_tasks_name(const char *path, long index, char *out, size_t len, ob_error *err);
-
 /* One array task of a results directory, as squeue sees it. */
 typedef struct ob_slurm_queued {
     char name[256];  /* the cell                       */
@@ -36,7 +32,9 @@ typedef struct ob_slurm_queued {
     char node[128];  /* "" while pending               */
 } ob_slurm_queued;
 
-/* The array tasks of this user's jobs whose task list lies in dir/slurm/.
+/* The array tasks whose task list lies in dir/slurm/, among the jobs of the
+ * users who wrote task lists there (none, without asking squeue, when there
+ * is no task list).
  * OB_ENOTSUP (with a message) when squeue is absent or does not answer:
  * no Slurm here, or its controller is down. */
 int ob_slurm_queue(const char *dir, ob_slurm_queued **tasks, size_t *n, ob_error *err);

@@ -35,9 +35,10 @@ static int setup(void **s) {
     snprintf(path, sizeof path, "%s/bin/squeue", tmp);
     snprintf(text, sizeof text,
              "#!/bin/sh\n"
+             "echo \"$@\" > '%s/squeue.args'\n"
              "[ -f '%s/queue.txt' ] && exec cat '%s/queue.txt'\n"
              "echo 'squeue: error: Unable to contact slurm controller (connect failure)' >&2\n"
-             "exit 1\n", tmp, tmp);
+             "exit 1\n", tmp, tmp, tmp);
     if (ob_test_write(path, text, strlen(text)) != 0 || chmod(path, 0755) != 0) return -1;
     return 0;
 }
@@ -184,6 +185,8 @@ static void test_submission_and_the_queue(void **s) {
     expect_in(out, "done 0, diverged 0, running 0, pending 3, failed 0, missing 0");
     expect_in(out, "Slurm job 4242_2 (PENDING)");
     free(out);
+    /* squeue is asked about the jobs of the users who wrote the task lists */
+    assert_int_equal(sh(NULL, "grep -- \"--array --user $(id -u) \" squeue.args"), 0);
     /* cells in flight are not submitted twice */
     snprintf(args, sizeof args, "slurm '%s/tests/suites/toy.lua' --out q", ob_test_source_dir());
     assert_int_equal(ob(&out, args), 0);
@@ -372,6 +375,12 @@ static void test_status_of_a_local_run_and_bad_dirs(void **s) {
     expect_in(out, "done 3, diverged 0, running 0, pending 0, failed 0, missing 0");
     expect_in(out, "not asked (--no-squeue)");
     free(out);
+    /* never submitted to Slurm: squeue is not asked at all */
+    assert_int_equal(sh(NULL, "rm -f squeue.args"), 0);
+    assert_int_equal(ob(&out, "status lr"), 0);
+    assert_null(strstr(out, "queue unknown"));
+    free(out);
+    assert_int_equal(sh(NULL, "[ ! -e squeue.args ]"), 0);
     assert_int_equal(ob(&out, "status nowhere"), 1);
     expect_in(out, "nowhere");
     free(out);
