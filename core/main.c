@@ -11,6 +11,8 @@
 #include "error.h"
 #include "plugin_host.h"
 #include "runner.h"
+#include "slurm.h"
+#include "status.h"
 #include "task.h"
 
 static const char usage[] =
@@ -24,6 +26,16 @@ static const char usage[] =
     "                     report.html (default DIR: results/<suite>-<budget>)\n"
     "  cell SPEC --out RESULT [--checkpoint FILE]\n"
     "                     run one cell from a spec written by `run` (what array jobs run)\n"
+    "  slurm SUITE [--budget NAME] [--out DIR] [--partition P] [--time T] [--cpus C]\n"
+    "              [--mem M] [--max-parallel K] [--dry-run]\n"
+    "                     run a suite's unfinished cells as a Slurm job array, one task\n"
+    "                     per cell; submit again for what is missing or failed\n"
+    "                     (docs/CLUSTER.md)\n"
+    "  status DIR [--stale MINUTES] [--no-squeue]\n"
+    "                     cells done, diverged, running, pending, failed (with reasons),\n"
+    "                     missing\n"
+    "  cell-failed SPEC --out RESULT [--log F] [--exit-status N] [--stopped WHY]\n"
+    "                     record why a cell ended without a result (array tasks run it)\n"
     "  plan SUITE [--budget NAME]\n"
     "                     print the run matrix and its estimated cost; runs nothing\n"
     "  report DIR         rewrite DIR/report.md, report.html and summary.csv from the results\n"
@@ -240,6 +252,9 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "plan")) return cmd_plan(argc - 1, argv + 1);
     if (!strcmp(cmd, "cell")) return cmd_cell(argc - 1, argv + 1);
+    if (!strcmp(cmd, "cell-failed")) return ob_cell_failed_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "slurm")) return ob_slurm_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "status")) return ob_status_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "list")) return cmd_list();
     if (!strcmp(cmd, "bench")) return ob_bench_main(argc - 1, argv + 1);
