@@ -195,6 +195,15 @@ static pid_t spawn_cell(const spawn_args *a, int *fd_out) {
         snprintf(idx, sizeof idx, "%zu", a->index);
         snprintf(tot, sizeof tot, "%zu", a->total);
         setenv("OPENBLAS_NUM_THREADS", threads, 1);
+#if defined(__SANITIZE_ADDRESS__)
+        /* Sanitizer builds: let a segfault kill the cell with its signal
+         * (as in a release build) instead of ASan turning it into exit 1;
+         * memory errors are still caught by the instrumentation. */
+        const char *asan = getenv("ASAN_OPTIONS");
+        char opts[1024];
+        snprintf(opts, sizeof opts, "%s%shandle_segv=0", asan ? asan : "", asan && *asan ? ":" : "");
+        setenv("ASAN_OPTIONS", opts, 1);
+#endif
         if (a->tty) setenv("OB_PROGRESS_TTY", "1", 1);
         const char *argv[16] = {"optbench", "cell", a->spec, "--out", a->result, "--checkpoint",
                                 a->ckpt, "--index", idx, "--total", tot, NULL, NULL};
