@@ -452,7 +452,38 @@ static void test_task_sets_and_batches(void **s) {
     assert_int_equal(p->select_batch(p->ctx, -1, 0), OB_OK);
     assert_int_equal(p->loss_grad(p->ctx, p->params, g, &l2), OB_OK);
     assert_true(l2 == lt);
-    assert_int_equal(p->select_batch(p->ctx, 0, 5), OB_EINVAL); /* 200 > the 100-row buffers */
+    /* a chunk larger than the 100-row buffers runs in sub-batches: chunk 0
+     * of 5 (sequences 0..199) is the mean of chunks 0 and 1 of 10, and so
+     * are its gradient and Gauss-Newton product */
+    {
+        size_t P = p->n_params;
+        float *ga = malloc(P * sizeof(float)), *gb = malloc(P * sizeof(float));
+        float *gc = malloc(P * sizeof(float)), *dir = malloc(P * sizeof(float));
+        float *ha = malloc(P * sizeof(float)), *hb = malloc(P * sizeof(float)), *hc = malloc(P * sizeof(float));
+        for (size_t i = 0; i < P; i++) dir[i] = (float)((int)(i % 7) - 3) * 0.01f;
+        double la, lb, lc;
+        assert_int_equal(p->select_batch(p->ctx, 0, 10), OB_OK);
+        assert_int_equal(p->loss_grad(p->ctx, p->params, ga, &la), OB_OK);
+        assert_int_equal(p->gn_product(p->ctx, p->params, dir, 0.0, ha), OB_OK);
+        assert_int_equal(p->select_batch(p->ctx, 1, 10), OB_OK);
+        assert_int_equal(p->loss_grad(p->ctx, p->params, gb, &lb), OB_OK);
+        assert_int_equal(p->gn_product(p->ctx, p->params, dir, 0.0, hb), OB_OK);
+        assert_int_equal(p->select_batch(p->ctx, 0, 5), OB_OK);
+        assert_int_equal(p->loss_grad(p->ctx, p->params, gc, &lc), OB_OK);
+        assert_int_equal(p->gn_product(p->ctx, p->params, dir, 0.0, hc), OB_OK);
+        ob_assert_close(lc, 0.5 * (la + lb), 1e-12 * lc);
+        double worst = 0, scale = 0;
+        for (size_t i = 0; i < P; i++) {
+            worst = fmax(worst, fabs(gc[i] - 0.5f * (ga[i] + gb[i])));
+            worst = fmax(worst, fabs(hc[i] - 0.5f * (ha[i] + hb[i])));
+            scale = fmax(scale, fmax(fabs(gc[i]), fabs(hc[i])));
+        }
+        fprintf(stderr, "200-sequence chunk vs two 100-sequence chunks: max difference %.3g (scale %.3g)\n",
+                worst, scale);
+        assert_true(worst <= 1e-6 * scale); /* float32 sums of two terms */
+        free(ga); free(gb); free(gc); free(dir); free(ha); free(hb); free(hc);
+        assert_int_equal(p->select_batch(p->ctx, -1, 0), OB_OK);
+    }
 
     double full_t, full_u;
     assert_int_equal(p->loss_on(p->ctx, OB_SET_TRAIN, p->params, &full_t), OB_OK);
