@@ -274,7 +274,7 @@ return ob.suite { name = "spin", task = ob.task("toy"),
   lr = { 0.05 }, budgets = { smoke = { updates = 20, eval_every = 10 } } }
 EOF
 job="$(submit spin.lua --out spin --cpus 1 --time 1)" # a one-minute limit: warned at once
-wait_job "$job" 100
+wait_job "$job" 180 # generous: a loaded machine (sanitizer builds) is slow to start and stop tasks
 "$ob" status spin >status.txt
 expect status.txt "timeout: stopped near its Slurm time limit [Slurm job ${job}_1 on obnode]"
 expect "spin/logs/slurm-${job}_1.out" "did not finish (exit status"
