@@ -1,10 +1,14 @@
 /* faulty_optimizer.c -- test-only optimizer plugins that misbehave on
- * purpose. Built three times with FAULT set to 1 (segfault on the 3rd
- * step), 2 (spin forever on the 3rd step) or 3 (NaN loss from the 3rd
- * step); otherwise plain SGD. */
+ * purpose. Built with FAULT set to 1 (segfault on the 3rd step), 2 (spin
+ * forever on the 3rd step), 3 (NaN loss from the 3rd step), 4 (allocate
+ * and touch memory without bound on the 3rd step, like a leaking plugin:
+ * under a memory limit malloc fails and the NULL write kills it) or 5
+ * (abort on the 3rd step); otherwise plain SGD. */
 #include <math.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "optbench/plugin.h"
 
@@ -16,8 +20,12 @@
 #define NAME "crash_on_step3"
 #elif FAULT == 2
 #define NAME "spin_on_step3"
-#else
+#elif FAULT == 3
 #define NAME "nan_on_step3"
+#elif FAULT == 4
+#define NAME "hog_on_step3"
+#else
+#define NAME "abort_on_step3"
 #endif
 
 typedef struct {
@@ -49,6 +57,14 @@ static int step(void *state, const ob_problem *p, uint64_t t, double lr, double 
         raise(SIGSEGV);
 #elif FAULT == 2
         for (;;) sink++;
+#elif FAULT == 4
+        for (;;) { /* unchecked, as in a careless plugin */
+            char *chunk = malloc((size_t)64 << 20);
+            memset(chunk, 1, (size_t)64 << 20);
+            sink += chunk[4096];
+        }
+#elif FAULT == 5
+        abort();
 #endif
     }
     int rc = p->loss_grad(p->ctx, p->params, s->grad, &info->loss);

@@ -84,6 +84,39 @@ static void test_faulty_plugins_cost_only_their_cell(void **s) {
     free(md);
 }
 
+/* A plugin that aborts, and one that eats memory without bound under
+ * --cell-memory, each crash only their own cell. (Not under
+ * AddressSanitizer, which needs far more address space than any limit.) */
+static void test_abort_and_memory_limit(void **s) {
+    (void)s;
+#if defined(__SANITIZE_ADDRESS__)
+    skip();
+#endif
+    write_file("hog.lua",
+               "local ob = require \"optbench\"\n"
+               "return ob.suite { name = \"hog\", task = ob.task(\"toy\"),\n"
+               "  methods = { ob.method { label = \"ok\", optimizer = ob.optimizer(\"sgd\") },\n"
+               "              ob.method { label = \"abort\", optimizer = ob.optimizer(\"abort_on_step3\") },\n"
+               "              ob.method { label = \"hog\", optimizer = ob.optimizer(\"hog_on_step3\") } },\n"
+               "  lr = { 0.05 }, budgets = { smoke = { updates = 20, eval_every = 10 } } }\n");
+    char *out = NULL;
+    int rc = ob_test_run(&out, "cd '%s' && OPTBENCH_PLUGIN_PATH='%s/tests/faulty-plugins' '%s/optbench' "
+                               "run hog.lua --out hog --cell-memory 1024 --cell-timeout 60 --quiet",
+                         tmp, ob_test_build_dir(), ob_test_build_dir());
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "2 of 3 cells did not finish: 2 crashed"));
+    free(out);
+    json_t *ok = load_cell("hog", "toy-ok"), *ab = load_cell("hog", "toy-abort"), *hog = load_cell("hog", "toy-hog");
+    assert_string_equal(status_of(ok), "done");
+    assert_string_equal(status_of(ab), "crashed");
+    assert_non_null(strstr(json_string_value(json_object_get(ab, "stop_reason")), "signal 6"));
+    assert_string_equal(status_of(hog), "crashed");
+    assert_non_null(strstr(json_string_value(json_object_get(hog, "stop_reason")), "signal 11"));
+    json_decref(ok);
+    json_decref(ab);
+    json_decref(hog);
+}
+
 static const char resume_suite[] =
     "local ob = require \"optbench\"\n"
     "return ob.suite { name = \"resume\", seed = 3, task = ob.task(\"toy\"),\n"
@@ -264,6 +297,7 @@ static void test_suite_plugin_dirs_stay_inside(void **s) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_faulty_plugins_cost_only_their_cell),
+        cmocka_unit_test(test_abort_and_memory_limit),
         cmocka_unit_test(test_sigkill_and_resume_is_bitwise),
         cmocka_unit_test(test_corrupt_checkpoint_starts_over),
         cmocka_unit_test(test_second_runner_is_refused),
