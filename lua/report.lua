@@ -308,7 +308,7 @@ end
 
 local function plot_script(title, xlabel, ylabel, series, logx)
   local s = {
-    "set terminal svg size 560,380 dynamic enhanced font 'sans,10' background rgb 'white'",
+    "set terminal svg size 560,380 dynamic noenhanced font 'sans,10' background rgb 'white'",
     ("set title %q"):format(title),
     ("set xlabel %q"):format(xlabel),
     ("set ylabel %q"):format(ylabel),
