@@ -30,7 +30,19 @@ double ob_bench_peak_rss_mb(void) {
     return ru.ru_maxrss / 1024.0;
 }
 
-/* Best-of-3 GFLOP/s of C = A B with n x n float matrices. */
+static int cmp_double(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of n values (sorts them). On a machine shared with other
+ * jobs the median of many short timings moves far less than a mean. */
+static double median(double *x, size_t n) {
+    qsort(x, n, sizeof *x, cmp_double);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+/* GFLOP/s of C = A B with n x n float matrices: the median of 7 runs. */
 static double sgemm_gflops(int n) {
     float *a = malloc((size_t)n * n * sizeof(float)), *b = malloc((size_t)n * n * sizeof(float)),
           *c = malloc((size_t)n * n * sizeof(float));
@@ -39,12 +51,13 @@ static double sgemm_gflops(int n) {
         b[i] = (float)(i % 5) * 0.1f;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-    double best = INFINITY;
-    for (int k = 0; k < 3; k++) {
+    double t[7];
+    for (int k = 0; k < 7; k++) {
         double t0 = ob_bench_now_s();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        best = fmin(best, ob_bench_now_s() - t0);
+        t[k] = ob_bench_now_s() - t0;
     }
+    const double best = median(t, 7);
     free(a);
     free(b);
     free(c);
@@ -127,16 +140,19 @@ double ob_bench_time_steps(const ob_plugin *opt, ob_problem *prob, double second
     ob_step_info info = {.struct_size = sizeof info};
     uint64_t t = 0;
     for (; t < 3; t++) opt->desc->optimizer->step(state, prob, t, 1e-4, 0.9, &info);
+    enum { MAX_STEPS = 4096 };
+    static double dt[MAX_STEPS];
     int n = 0;
     double t0 = ob_bench_now_s(), el = 0;
-    while (n < 5 || el < seconds) {
+    while ((n < 5 || el < seconds) && n < MAX_STEPS) {
+        const double s0 = ob_bench_now_s();
         opt->desc->optimizer->step(state, prob, t++, 1e-4, 0.9, &info);
-        n++;
+        dt[n++] = ob_bench_now_s() - s0;
         el = ob_bench_now_s() - t0;
     }
     opt->desc->optimizer->destroy(state);
     *steps = n;
-    return 1000.0 * el / n;
+    return 1000.0 * median(dt, (size_t)n);
 }
 
 static int bench_autoencoders(const ob_plugin_registry *reg, const char *only, double seconds,
@@ -245,8 +261,9 @@ int ob_bench_main(int argc, char **argv) {
         return 1;
     }
     double peak = sgemm_gflops(2048);
-    printf("# optbench bench\n\nsgemm peak (2048 x 2048 x 2048, best of 3): %.1f GFLOP/s with %d "
-           "BLAS thread(s)\n\n", peak, openblas_get_num_threads());
+    printf("# optbench bench\n\nms/update: the median time of the timed steps. sgemm peak "
+           "(2048 x 2048 x 2048, median of 7): %.1f GFLOP/s with %d BLAS thread(s)\n\n",
+           peak, openblas_get_num_threads());
     int rc = 0;
     if (!only || is_ae(only)) rc = bench_autoencoders(&reg, only, seconds, peak, dump_dir);
     if (rc == 0 && (!only || is_rnn(only))) rc = ob_bench_rnn(&reg, only, seconds, peak, dump_dir);

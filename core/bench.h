@@ -18,7 +18,8 @@ double ob_bench_now_s(void);
 double ob_bench_peak_rss_mb(void);
 
 /* Times `opt`'s steps on `prob` (lr 1e-4, mu 0.9): 3 warm-up steps, then
- * as many as fit in `seconds` (at least 5). Returns ms per update (NaN if
+ * as many as fit in `seconds` (at least 5, at most 4096), each timed.
+ * Returns the median ms per update (NaN if
  * the optimizer cannot be created); *steps receives the timed count. */
 double ob_bench_time_steps(const ob_plugin *opt, ob_problem *prob, double seconds, int *steps);
 

@@ -163,15 +163,16 @@ def make_step(name, params, loss_fn):
 
 
 def time_step(step, seconds):
+    """Median ms of the timed steps (3 warm-up steps, then at least 5 and as
+    many as fit in `seconds`), as optbench bench measures."""
     for _ in range(3):
         step()
-    n, t0 = 0, time.perf_counter()
-    while True:
+    dt, t0 = [], time.perf_counter()
+    while len(dt) < 5 or time.perf_counter() - t0 < seconds:
+        s0 = time.perf_counter()
         step()
-        n += 1
-        el = time.perf_counter() - t0
-        if n >= 5 and el >= seconds:
-            return 1000 * el / n
+        dt.append(time.perf_counter() - s0)
+    return 1000 * float(np.median(dt))
 
 
 def main():
