@@ -14,8 +14,9 @@ is not timed, and this script exits 1.
 
 Prints Markdown: the optbench table, the check results, and per network
 and optimizer the ms/update on both sides and the ratio PyTorch / optbench
-(> 1: optbench is faster). PyTorch's RNN is timed as a Python loop over
-steps and as torch.nn.RNN; the faster counts.
+(> 1: optbench is faster). PyTorch's RNN is torch.nn.RNN (tanh), whose
+backward runs in C++; torch_bench.py --rnn-loop also times a Python loop
+over steps, far slower.
 
 Usage: tools/bench/compare.py [--build build] [--threads 2] [--seconds 2]
                               [--tasks curves,mnist,faces,rnn80,rnn200]"""
