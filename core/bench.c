@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "bench_hf.h"
+#include "bench_rnn.h"
 #include "host_services.h"
 #include "models/autoencoder.h"
 #include "plugin_host.h"
@@ -17,19 +18,31 @@
 extern void openblas_set_num_threads(int);
 extern int openblas_get_num_threads(void);
 
-static double now_s(void) {
+double ob_bench_now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static double peak_rss_mb(void) {
+double ob_bench_peak_rss_mb(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_maxrss / 1024.0;
 }
 
-/* Best-of-3 GFLOP/s of C = A B with n x n float matrices. */
+static int cmp_double(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of n values (sorts them). On a machine shared with other
+ * jobs the median of many short timings moves far less than a mean. */
+static double median(double *x, size_t n) {
+    qsort(x, n, sizeof *x, cmp_double);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+/* GFLOP/s of C = A B with n x n float matrices: the median of 7 runs. */
 static double sgemm_gflops(int n) {
     float *a = malloc((size_t)n * n * sizeof(float)), *b = malloc((size_t)n * n * sizeof(float)),
           *c = malloc((size_t)n * n * sizeof(float));
@@ -38,12 +51,13 @@ static double sgemm_gflops(int n) {
         b[i] = (float)(i % 5) * 0.1f;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-    double best = INFINITY;
-    for (int k = 0; k < 3; k++) {
-        double t0 = now_s();
+    double t[7];
+    for (int k = 0; k < 7; k++) {
+        double t0 = ob_bench_now_s();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        best = fmin(best, now_s() - t0);
+        t[k] = ob_bench_now_s() - t0;
     }
+    const double best = median(t, 7);
     free(a);
     free(b);
     free(c);
@@ -81,9 +95,39 @@ static const net nets[] = {
     {"faces", faces, 9, OB_LOSS_SQUARED},
 };
 
-/* Times `optimizer` steps: warm-up 3, then as many as fit in `seconds`
- * (at least 5); returns ms per update. */
-static double time_steps(const ob_plugin *opt, ob_problem *prob, double seconds, int *steps) {
+int ob_bench_write_f32(const char *dir, const char *name, const float *x, size_t n) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t w = fwrite(x, sizeof(float), n, f);
+    return fclose(f) == 0 && w == n ? 0 : -1;
+}
+
+/* DIR/NAME.meta ("key value" lines, read by tools/bench/torch_bench.py),
+ * NAME.theta.f32 (the parameter vector, autoencoder.h's order) and
+ * NAME.X.f32 (the batch, B x n_0). */
+static int dump_ae(const char *dir, const char *name, const ob_ae *ae, const float *theta,
+                   const float *X, size_t B, double loss) {
+    char file[1024], n1[128], n2[128];
+    snprintf(file, sizeof file, "%s/%s.meta", dir, name);
+    FILE *f = fopen(file, "w");
+    if (!f) return -1;
+    fprintf(f, "kind autoencoder\nsizes");
+    for (size_t k = 0; k <= ae->L; k++) fprintf(f, " %zu", ae->n[k]);
+    fprintf(f, "\nlinear");
+    for (size_t k = 1; k <= ae->L; k++)
+        if (ae->act[k] == OB_ACT_LINEAR) fprintf(f, " %zu", k);
+    fprintf(f, "\nloss_kind %s\nbatch %zu\nn_params %zu\nloss %.17g\n",
+            ae->loss == OB_LOSS_CROSS_ENTROPY ? "cross_entropy" : "squared", B, ae->n_params, loss);
+    if (fclose(f) != 0) return -1;
+    snprintf(n1, sizeof n1, "%s.theta.f32", name);
+    snprintf(n2, sizeof n2, "%s.X.f32", name);
+    return ob_bench_write_f32(dir, n1, theta, ae->n_params) ||
+           ob_bench_write_f32(dir, n2, X, B * ae->n[0]);
+}
+
+double ob_bench_time_steps(const ob_plugin *opt, ob_problem *prob, double seconds, int *steps) {
     const ob_host *host = ob_host_services();
     ob_rng rng;
     ob_rng_seed(&rng, 1, 2, OB_STREAM_OPT);
@@ -96,25 +140,24 @@ static double time_steps(const ob_plugin *opt, ob_problem *prob, double seconds,
     ob_step_info info = {.struct_size = sizeof info};
     uint64_t t = 0;
     for (; t < 3; t++) opt->desc->optimizer->step(state, prob, t, 1e-4, 0.9, &info);
+    enum { MAX_STEPS = 4096 };
+    static double dt[MAX_STEPS];
     int n = 0;
-    double t0 = now_s(), el = 0;
-    while (n < 5 || el < seconds) {
+    double t0 = ob_bench_now_s(), el = 0;
+    while ((n < 5 || el < seconds) && n < MAX_STEPS) {
+        const double s0 = ob_bench_now_s();
         opt->desc->optimizer->step(state, prob, t++, 1e-4, 0.9, &info);
-        n++;
-        el = now_s() - t0;
+        dt[n++] = ob_bench_now_s() - s0;
+        el = ob_bench_now_s() - t0;
     }
     opt->desc->optimizer->destroy(state);
     *steps = n;
-    return 1000.0 * el / n;
+    return 1000.0 * median(dt, (size_t)n);
 }
 
-static int bench_autoencoders(const char *only, double seconds, double peak) {
-    ob_plugin_registry reg = {0};
+static int bench_autoencoders(const ob_plugin_registry *reg, const char *only, double seconds,
+                              double peak, const char *dump_dir) {
     ob_error err;
-    if (ob_registry_add_default(&reg, &err) != OB_OK) {
-        fprintf(stderr, "optbench: error: %s\n", err.msg);
-        return 1;
-    }
     const char *opts[] = {"sgd", "cm", "nag"};
     printf("## Autoencoder updates (batch 200)\n\n");
     printf("FLOP model: forward 2 x (weights) per case, backward 4 x (weights) except the first "
@@ -144,65 +187,94 @@ static int bench_autoencoders(const char *only, double seconds, double peak) {
         ob_problem prob = {.struct_size = sizeof prob, .ctx = &bp, .n_params = P, .params = theta,
                            .batch_size = 200, .loss_grad = bp_loss_grad};
         double flops = ob_ae_flops_per_case(&bp.ae, 1) * 200;
+        if (dump_dir &&
+            dump_ae(dump_dir, nets[i].name, &bp.ae, theta, bp.X, 200,
+                    ob_ae_loss_grad(&bp.ae, theta, bp.X, 200, NULL)) != 0) {
+            fprintf(stderr, "optbench: error: cannot write %s/%s.* (does the directory exist?)\n",
+                    dump_dir, nets[i].name);
+            return 1;
+        }
         /* evaluation: a forward pass over 1000 cases */
         double sl, se, best_eval = INFINITY;
         for (int k = 0; k < 4; k++) {
-            double t0 = now_s();
+            double t0 = ob_bench_now_s();
             ob_ae_evaluate(&bp.ae, theta, bp.X, 1000, &sl, &se);
-            if (k) best_eval = fmin(best_eval, now_s() - t0);
+            if (k) best_eval = fmin(best_eval, ob_bench_now_s() - t0);
         }
         for (size_t o = 0; o < 3; o++) {
             ob_error e2;
-            const ob_plugin *pl = ob_registry_find(&reg, OB_PLUGIN_OPTIMIZER, opts[o], NULL, &e2);
+            const ob_plugin *pl = ob_registry_find(reg, OB_PLUGIN_OPTIMIZER, opts[o], NULL, &e2);
             if (!pl) continue;
             int steps;
-            double ms = time_steps(pl, &prob, seconds, &steps);
+            double ms = ob_bench_time_steps(pl, &prob, seconds, &steps);
             double gf = flops / (ms * 1e6);
             printf("| %s | %zu | %s | %.2f | %.1f | %.0f%% | %.1f | %.0f |\n", nets[i].name, P,
-                   opts[o], ms, gf, 100 * gf / peak, 1000 * best_eval, peak_rss_mb());
+                   opts[o], ms, gf, 100 * gf / peak, 1000 * best_eval, ob_bench_peak_rss_mb());
             fflush(stdout);
         }
         free(theta);
         free(bp.X);
         ob_ae_free(&bp.ae);
     }
-    ob_registry_free(&reg);
     printf("\n");
     return 0;
 }
 
+static int is_ae(const char *t) {
+    for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++)
+        if (!strcmp(t, nets[i].name)) return 1;
+    return 0;
+}
+
+static int is_rnn(const char *t) {
+    for (size_t i = 0; ob_bench_rnn_names[i]; i++)
+        if (!strcmp(t, ob_bench_rnn_names[i])) return 1;
+    return 0;
+}
+
 int ob_bench_main(int argc, char **argv) {
-    const char *only = NULL;
+    const char *only = NULL, *dump_dir = NULL;
     int threads = 0, hf = 1;
     double seconds = 2.0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--task") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--dump") && i + 1 < argc) dump_dir = argv[++i];
         else if (!strcmp(argv[i], "--no-hf")) hf = 0;
         else {
-            fprintf(stderr, "usage: optbench bench [--task curves|mnist|faces] [--threads N] "
-                            "[--seconds S] [--no-hf]\n");
+            fprintf(stderr, "usage: optbench bench [--task curves|mnist|faces|rnn80|rnn200] "
+                            "[--threads N] [--seconds S] [--no-hf] [--dump DIR]\n");
             return 2;
         }
     }
-    if (only && strcmp(only, "curves") && strcmp(only, "mnist") && strcmp(only, "faces")) {
-        fprintf(stderr, "optbench: bench: unknown task '%s' (curves, mnist, faces)\n", only);
+    if (only && !is_ae(only) && !is_rnn(only)) {
+        fprintf(stderr, "optbench: bench: unknown task '%s' (curves, mnist, faces, rnn80, "
+                        "rnn200)\n", only);
         return 2;
     }
     if (threads > 0) openblas_set_num_threads(threads);
+    ob_plugin_registry reg = {0};
+    ob_error err;
+    if (ob_registry_add_default(&reg, &err) != OB_OK) {
+        fprintf(stderr, "optbench: error: %s\n", err.msg);
+        return 1;
+    }
     double peak = sgemm_gflops(2048);
-    printf("# optbench bench\n\nsgemm peak (2048 x 2048 x 2048, best of 3): %.1f GFLOP/s with %d "
-           "BLAS thread(s)\n\n", peak, openblas_get_num_threads());
-    int rc = bench_autoencoders(only, seconds, peak);
+    printf("# optbench bench\n\nms/update: the median time of the timed steps. sgemm peak "
+           "(2048 x 2048 x 2048, median of 7): %.1f GFLOP/s with %d BLAS thread(s)\n\n",
+           peak, openblas_get_num_threads());
+    int rc = 0;
+    if (!only || is_ae(only)) rc = bench_autoencoders(&reg, only, seconds, peak, dump_dir);
+    if (rc == 0 && (!only || is_rnn(only))) rc = ob_bench_rnn(&reg, only, seconds, peak, dump_dir);
     if (rc == 0 && hf && !only) {
         printf("## Hessian-free\n\n");
-        ob_error err;
         if (ob_bench_hf(stdout, &err) != OB_OK) {
             fprintf(stderr, "optbench: error: %s\n", err.msg);
-            return 1;
+            rc = 1;
         }
         printf("\n");
     }
+    ob_registry_free(&reg);
     return rc;
 }

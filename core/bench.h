@@ -4,7 +4,26 @@
 #ifndef OB_BENCH_H
 #define OB_BENCH_H
 
+#include <stddef.h>
+
+#include "optbench/plugin.h"
+#include "plugin_host.h"
+
 /* argv[0] is "bench". Prints Markdown tables to stdout. */
 int ob_bench_main(int argc, char **argv);
+
+/* ---- shared by the bench_*.c files ---- */
+
+double ob_bench_now_s(void);
+double ob_bench_peak_rss_mb(void);
+
+/* Times `opt`'s steps on `prob` (lr 1e-4, mu 0.9): 3 warm-up steps, then
+ * as many as fit in `seconds` (at least 5, at most 4096), each timed.
+ * Returns the median ms per update (NaN if
+ * the optimizer cannot be created); *steps receives the timed count. */
+double ob_bench_time_steps(const ob_plugin *opt, ob_problem *prob, double seconds, int *steps);
+
+/* Writes n floats to DIR/NAME (raw little-endian float32). 0 on success. */
+int ob_bench_write_f32(const char *dir, const char *name, const float *x, size_t n);
 
 #endif

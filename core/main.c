@@ -47,7 +47,7 @@ static const char usage[] =
     "  list               plugins with their parameters, and tasks\n"
     "  data fetch|verify|info|preview ...\n"
     "                     fetch, check, describe and preview the data sets\n"
-    "  bench [--task T] [--threads N] [--seconds S] [--no-hf]\n"
+    "  bench [--task T] [--threads N] [--seconds S] [--no-hf] [--dump DIR]\n"
     "                     training-step throughput against this machine's sgemm peak\n"
     "  version            versions of optbench, its numerics and plugin ABI\n"
     "\n"

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fastmath.h"
+
 static const char *block_names[2 * OB_AE_MAX_LAYERS] = {
     "W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4", "W5", "b5", "W6", "b6",
     "W7", "b7", "W8", "b8", "W9", "b9", "W10", "b10", "W11", "b11", "W12", "b12",
@@ -82,14 +84,15 @@ void ob_ae_free(ob_ae *ae) {
     memset(ae, 0, sizeof *ae);
 }
 
-/* A = f(A + 1 b^T), in place, B x n. */
+/* A = f(A + 1 b^T), in place, B x n (models/fastmath.h: vectorizable
+ * logistic and tanh within a few ulp). */
 static void bias_activate(float *A, const float *b, size_t B, size_t n, ob_activation f) {
     for (size_t i = 0; i < B; i++) {
         float *row = A + i * n;
         if (f == OB_ACT_LOGISTIC)
-            for (size_t j = 0; j < n; j++) row[j] = 1.0f / (1.0f + expf(-(row[j] + b[j])));
+            for (size_t j = 0; j < n; j++) row[j] = ob_logistic_fast(row[j] + b[j]);
         else if (f == OB_ACT_TANH)
-            for (size_t j = 0; j < n; j++) row[j] = tanhf(row[j] + b[j]);
+            for (size_t j = 0; j < n; j++) row[j] = ob_tanh_fast(row[j] + b[j]);
         else
             for (size_t j = 0; j < n; j++) row[j] += b[j];
     }

@@ -1,0 +1,61 @@
+/* fastmath.h -- exp, tanh and the logistic function in float, written so
+ * that a loop over an array of them vectorizes (no calls, no branches the
+ * compiler cannot turn into selects; the models compile with
+ * -fno-trapping-math so that both sides of a select may be evaluated).
+ * Plain IEEE float arithmetic, no FMA contraction (-std=c11): the same
+ * bits on every x86-64 machine.
+ *
+ * Error bounds, measured against double-precision libm on a 1e-5 grid
+ * (tests/test_fastmath.c asserts them):
+ *   ob_exp_neg       relative error < 1.1e-7 on [-87, 0]
+ *   ob_tanh_fast     at most 3.75 ulp on [-12, 12]; exactly +-1 beyond
+ *   ob_logistic_fast at most 2.5 ulp on [-87, 40] (see its comment)
+ * NaN in, NaN out (so divergence still shows as a non-finite loss). */
+#ifndef OB_FASTMATH_H
+#define OB_FASTMATH_H
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* exp(x) for x <= 0 (x below -87 is taken as -87): x = n ln 2 + r with
+ * |r| <= ln 2 / 2, e^r by its degree-7 Taylor polynomial (truncation
+ * r^8/8! < 6e-9), times 2^n built in the exponent bits. */
+static inline float ob_exp_neg(float x) {
+    const float xc = x > -87.0f ? x : (x == x ? -87.0f : x);
+    const float fn = (xc * 1.44269504f + 12582912.0f) - 12582912.0f; /* round(x / ln 2) */
+    const float r = (xc - fn * 0.693145752f) - fn * 1.42860677e-6f;  /* ln 2 = hi + lo  */
+    float p = 1.0f / 5040;
+    p = p * r + 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    const float fc = fn > -126.0f ? fn : -126.0f; /* NaN: any exponent, p is NaN */
+    const int32_t bits = ((int32_t)fc + 127) << 23;
+    float s;
+    memcpy(&s, &bits, sizeof s);
+    return p * s;
+}
+
+/* tanh: an odd Taylor polynomial below |z| = 1/8 (truncation < 2e-10),
+ * above it (1 - e)/(1 + e) with e = exp(-2|z|) <= 0.78 (at most two bits
+ * lost to cancellation). */
+static inline float ob_tanh_fast(float z) {
+    const float a = fabsf(z), z2 = z * z;
+    const float small = z + z * z2 * (-1.0f / 3 + z2 * (2.0f / 15 + z2 * (-17.0f / 315)));
+    const float e = ob_exp_neg(-2.0f * a), t = (1.0f - e) / (1.0f + e);
+    return a < 0.125f ? small : copysignf(t, z);
+}
+
+/* 1 / (1 + exp(-z)): with e = exp(-|z|), 1/(1 + e) for z >= 0 and
+ * e/(1 + e) for z < 0 (no cancellation on either side). Below z = -87 it
+ * returns about exp(-87) (1.6e-38) instead of the smaller true value. */
+static inline float ob_logistic_fast(float z) {
+    const float e = ob_exp_neg(-fabsf(z)), d = 1.0f + e;
+    return z >= 0 ? 1.0f / d : e / d;
+}
+
+#endif

@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""optbench vs PyTorch per update, side by side, in one go.
+
+Runs `optbench bench --no-hf --threads N --dump DIR` (which also writes the
+weights and batches), then tools/bench/torch_bench.py on the same dump in
+two PyTorch configurations, each in its own process (OpenBLAS reads its
+thread count at load time):
+  default  torch intra-op threads = N, OPENBLAS_NUM_THREADS unset (OpenBLAS
+           takes every core as well: the two thread pools oversubscribe)
+  tuned    torch intra-op threads = 1, OPENBLAS_NUM_THREADS = N
+torch_bench.py first checks that PyTorch's loss on the dumped weights and
+batch equals optbench's (relative tolerance 1e-4); a network that fails
+is not timed, and this script exits 1.
+
+Prints Markdown: the optbench table, the check results, and per network
+and optimizer the ms/update on both sides and the ratio PyTorch / optbench
+(> 1: optbench is faster). PyTorch's RNN is torch.nn.RNN (tanh), whose
+backward runs in C++; torch_bench.py --rnn-loop also times a Python loop
+over steps, far slower.
+
+Usage: tools/bench/compare.py [--build build] [--threads 2] [--seconds 2]
+                              [--tasks curves,mnist,faces,rnn80,rnn200]"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def optbench_rows(text):
+    """{(task, optimizer): ms} from optbench bench's Markdown tables."""
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 5 or cells[0] in ("task", "") or cells[0].startswith("-"):
+            continue
+        # autoencoder rows: task, params, opt, ms ...; RNN rows: task, T, params, opt, ms ...
+        opt_i = 2 if cells[2] in ("sgd", "cm", "nag") else 3
+        if cells[opt_i] not in ("sgd", "cm", "nag"):
+            continue
+        rows[(cells[0], cells[opt_i])] = float(cells[opt_i + 1])
+    return rows
+
+
+def torch_side(dump, intra, blas_threads, seconds, tasks, python):
+    env = dict(os.environ)
+    env.pop("OPENBLAS_NUM_THREADS", None)
+    env.pop("OMP_NUM_THREADS", None)
+    if blas_threads:
+        env["OPENBLAS_NUM_THREADS"] = str(blas_threads)
+    cmd = [python, os.path.join(HERE, "torch_bench.py"), dump, "--intra", str(intra),
+           "--seconds", str(seconds), "--tasks", tasks]
+    p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True)
+    checks, best = [], {}
+    for line in p.stdout.splitlines():
+        r = json.loads(line)
+        if "check" in r:
+            checks.append(r)
+        else:
+            key = (r["task"], r["optimizer"])
+            if key not in best or r["ms"] < best[key][0]:
+                best[key] = (r["ms"], r["variant"])
+    return p.returncode, checks, best
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--tasks", default="curves,mnist,faces,rnn80,rnn200")
+    ap.add_argument("--python", default="/usr/bin/python3",
+                    help="interpreter with torch (Debian's python3-torch)")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="optbench-compare-") as dump:
+        ob = {}
+        for task in args.tasks.split(","):
+            cmd = [os.path.join(args.build, "optbench"), "bench", "--no-hf", "--threads",
+                   str(args.threads), "--seconds", str(args.seconds), "--task", task,
+                   "--dump", dump]
+            out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True).stdout
+            print(out)
+            ob.update(optbench_rows(out))
+        configs = [("default", args.threads, None), ("tuned", 1, args.threads)]
+        res, rc = {}, 0
+        for name, intra, blas in configs:
+            code, checks, best = torch_side(dump, intra, blas, args.seconds, args.tasks,
+                                            args.python)
+            rc |= code != 0
+            res[name] = best
+            if name == "default":
+                print("## Correctness gate (PyTorch loss on optbench's weights and batch)\n")
+                print("| task | PyTorch variant | optbench loss | PyTorch loss | rel. diff | ok |")
+                print("|---|---|---|---|---|---|")
+                for c in checks:
+                    k = c["check"]
+                    print(f"| {c['task']} | {c['variant']} | {k['optbench_loss']:.9g} | "
+                          f"{k['torch_loss']:.9g} | {k['rel_diff']:.1e} | "
+                          f"{'yes' if k['ok'] else 'NO'} (rtol {k['rtol']:g}) |")
+                print()
+        print(f"## ms/update, optbench vs PyTorch ({args.threads} cores)\n")
+        print(f"default: torch intra-op {args.threads}, OPENBLAS_NUM_THREADS unset; tuned: "
+              f"intra-op 1, OPENBLAS_NUM_THREADS={args.threads}. Ratio = PyTorch ms / optbench "
+              "ms (> 1: optbench faster).\n")
+        print("| task | optimizer | optbench | PyTorch default | PyTorch tuned | ratio vs "
+              "default | ratio vs tuned |")
+        print("|---|---|---|---|---|---|---|")
+        for key, ms in ob.items():
+            d, t = res["default"].get(key), res["tuned"].get(key)
+            if not d or not t:
+                continue
+            print(f"| {key[0]} | {key[1]} | {ms:.2f} | {d[0]:.2f} ({d[1]}) | {t[0]:.2f} ({t[1]}) "
+                  f"| {d[0] / ms:.2f} | {t[0] / ms:.2f} |")
+        return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
