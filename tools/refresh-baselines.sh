@@ -7,7 +7,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${1:-$root/build}"
 out="$(mktemp -d "${TMPDIR:-/tmp}/optbench-refresh-XXXXXX")"
 trap 'rm -rf "$out"' EXIT
-export OPENBLAS_NUM_THREADS=1
+. "$root/tools/lib/regression-env.sh"
 for suite in "$root"/suites/regression*.lua; do
   name="$(basename "$suite" .lua)"
   "$build/optbench" run "$suite" --out "$out/$name" --threads 1 --quiet >/dev/null

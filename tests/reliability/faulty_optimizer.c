@@ -46,7 +46,7 @@ static int create(const ob_host *host, const ob_problem *p, const double *v, ob_
     return OB_OK;
 }
 
-static volatile int sink;
+static volatile unsigned sink; /* unsigned: wraps; a signed counter would overflow (UB) while spinning */
 
 static int step(void *state, const ob_problem *p, uint64_t t, double lr, double mu,
                 ob_step_info *info) {
