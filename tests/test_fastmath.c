@@ -1,4 +1,4 @@
-/* The vectorizable exp, tanh and logistic of models/fastmath.h against
+/* The vectorizable exp, log, tanh and logistic of models/fastmath.h against
  * double-precision libm: the error bounds its header states, on a 1e-5
  * grid, plus special values (NaN propagates, +-inf and large |z|
  * saturate). */
@@ -28,6 +28,26 @@ static void test_exp_neg(void **st) {
     assert_true(worst < 1.1e-7);
     assert_true(ob_exp_neg(-1000.0f) > 0 && ob_exp_neg(-1000.0f) < 1e-37f);
     assert_true(isnan(ob_exp_neg(NAN)));
+}
+
+static void test_log(void **st) {
+    (void)st;
+    /* [1e-7, 1]: every float in (0.999, 1] (where log x ~ x - 1 is tiny, so
+     * an ulp of the result is small), then a grid of relative step 1e-5 */
+    double worst_ulp = 0, at = 0;
+    for (float x = 1.0f; x > 0.999f; x = nextafterf(x, 0)) {
+        const double e = x == 1.0f ? fabs(ob_log_fast(x)) : ulps(ob_log_fast(x), log((double)x));
+        if (e > worst_ulp) worst_ulp = e, at = x;
+    }
+    for (double x = 1e-7; x <= 1; x *= 1 + 1e-5) {
+        const float f = (float)x;
+        const double e = ulps(ob_log_fast(f), log((double)f));
+        if (e > worst_ulp) worst_ulp = e, at = f;
+    }
+    printf("ob_log_fast: largest error %.2f ulp at %g\n", worst_ulp, at);
+    assert_true(worst_ulp <= 2.0);
+    assert_true(ob_log_fast(1.0f) == 0.0f);
+    assert_true(isnan(ob_log_fast(NAN)));
 }
 
 static void test_tanh(void **st) {
@@ -66,6 +86,7 @@ static void test_logistic(void **st) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exp_neg),
+        cmocka_unit_test(test_log),
         cmocka_unit_test(test_tanh),
         cmocka_unit_test(test_logistic),
     };

@@ -111,17 +111,21 @@ static void forward(ob_ae *ae, const float *theta, const float *X, size_t B) {
     }
 }
 
-/* Per-case loss of output row y (logistic outputs: from the probabilities,
- * clamped away from 0 and 1 so the log stays finite). */
-static double row_loss(const ob_ae *ae, const float *y, const float *t, size_t n) {
+/* Per-case loss of output row y; tmp is scratch for n floats. Logistic
+ * outputs: the cross-entropy from the probabilities, clamped to
+ * [1e-7, 1 - 1e-7] so the log stays finite, each pixel's term in float
+ * (models/fastmath.h's log: the loop vectorizes; 1 - p is exact for
+ * p >= 1/2), summed in double. */
+static double row_loss(const ob_ae *ae, const float *y, const float *t, size_t n, float *tmp) {
     double s = 0;
     if (ae->loss == OB_LOSS_CROSS_ENTROPY) {
         for (size_t j = 0; j < n; j++) {
-            double p = y[j];
-            if (p < 1e-7) p = 1e-7;
-            if (p > 1 - 1e-7) p = 1 - 1e-7;
-            s -= t[j] * log(p) + (1.0 - t[j]) * log1p(-p);
+            float p = y[j];
+            p = p < 1e-7f ? 1e-7f : p;
+            p = p > 1 - 1e-7f ? 1 - 1e-7f : p;
+            tmp[j] = t[j] * ob_log_fast(p) + (1.0f - t[j]) * ob_log_fast(1.0f - p);
         }
+        for (size_t j = 0; j < n; j++) s -= tmp[j];
     } else {
         for (size_t j = 0; j < n; j++) {
             double d = (double)y[j] - t[j];
@@ -206,7 +210,8 @@ static double loss_grad(ob_ae *ae, const float *theta, const float *X, size_t B,
         const float *Xc = X + start * nout;
         forward(ae, theta, Xc, b);
         const float *Y = ae->A[L];
-        for (size_t i = 0; i < b; i++) sum += row_loss(ae, Y + i * nout, Xc + i * nout, nout);
+        for (size_t i = 0; i < b; i++)
+            sum += row_loss(ae, Y + i * nout, Xc + i * nout, nout, ae->dA);
         if (!grad) continue;
         float *dZ = ae->dA;
         for (size_t i = 0; i < b * nout; i++) dZ[i] = c * (Y[i] - Xc[i]);
@@ -274,7 +279,7 @@ void ob_ae_evaluate(ob_ae *ae, const float *theta, const float *X, size_t n, dou
         forward(ae, theta, Xc, B);
         const float *Y = ae->A[ae->L];
         for (size_t i = 0; i < B; i++) {
-            sl += row_loss(ae, Y + i * d, Xc + i * d, d);
+            sl += row_loss(ae, Y + i * d, Xc + i * d, d, ae->dA);
             double s = 0;
             for (size_t j = 0; j < d; j++) {
                 double diff = (double)Y[i * d + j] - Xc[i * d + j];
