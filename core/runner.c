@@ -270,14 +270,14 @@ int ob_run_open(const char *suite_path, const ob_run_options *opt, int take_lock
         }
         snprintf(run->out_dir, sizeof run->out_dir, "results/%s-%s", run->p.suite.name, run->p.suite.budget);
     }
-    char cells_dir[4200], work_dir[4200], logs_dir[4200];
+    char cells_dir[4200], state_dir[4200], logs_dir[4200];
     snprintf(cells_dir, sizeof cells_dir, "%s/cells", run->out_dir);
-    snprintf(work_dir, sizeof work_dir, "%s/work", run->out_dir);
+    snprintf(state_dir, sizeof state_dir, "%s/state", run->out_dir);
     snprintf(logs_dir, sizeof logs_dir, "%s/logs", run->out_dir);
     rc = ob_mkdirs(run->out_dir, err);
     if (rc == OB_OK && take_lock) rc = lock_dir(run->out_dir, &run->lock_fd, err);
     if (rc == OB_OK) rc = ob_mkdirs(cells_dir, err);
-    if (rc == OB_OK) rc = ob_mkdirs(work_dir, err);
+    if (rc == OB_OK) rc = ob_mkdirs(state_dir, err);
     if (rc == OB_OK) rc = ob_mkdirs(logs_dir, err);
     if (rc != OB_OK) goto fail;
 
@@ -302,8 +302,8 @@ int ob_run_open(const char *suite_path, const ob_run_options *opt, int take_lock
         const ob_cell_plan *pl = &run->p.plans[i];
         c->plan = pl;
         snprintf(c->result, sizeof c->result, "%s/%s", cells_dir, pl->file_name);
-        cell_path(c->spec, sizeof c->spec, work_dir, pl, ".spec.json");
-        cell_path(c->ckpt, sizeof c->ckpt, work_dir, pl, ".ckpt");
+        cell_path(c->spec, sizeof c->spec, state_dir, pl, ".spec.json");
+        cell_path(c->ckpt, sizeof c->ckpt, state_dir, pl, ".ckpt");
         cell_path(c->log, sizeof c->log, logs_dir, pl, ".log");
         c->done = ob_result_is_done(c->result, pl->key_hex);
         if (c->done) continue;

@@ -15,10 +15,10 @@
 
 void ob_cell_files_of(const char *dir, const char *name, ob_cell_files *f) {
     snprintf(f->result, sizeof f->result, "%s/cells/%s.json", dir, name);
-    snprintf(f->spec, sizeof f->spec, "%s/work/%s.spec.json", dir, name);
-    snprintf(f->ckpt, sizeof f->ckpt, "%s/work/%s.ckpt", dir, name);
+    snprintf(f->spec, sizeof f->spec, "%s/state/%s.spec.json", dir, name);
+    snprintf(f->ckpt, sizeof f->ckpt, "%s/state/%s.ckpt", dir, name);
     snprintf(f->log, sizeof f->log, "%s/logs/%s.log", dir, name);
-    snprintf(f->heartbeat, sizeof f->heartbeat, "%s/work/%s.heartbeat", dir, name);
+    snprintf(f->heartbeat, sizeof f->heartbeat, "%s/state/%s.heartbeat", dir, name);
 }
 
 const char *ob_cell_state_name(ob_cell_state s) {
@@ -237,7 +237,7 @@ int ob_status_read(const char *dir, const ob_status_options *opt, ob_dir_status 
 
     names ns = {0};
     add_names(&ns, dir, "cells", ".json");
-    add_names(&ns, dir, "work", ".spec.json");
+    add_names(&ns, dir, "state", ".spec.json");
     if (ns.n) qsort(ns.v, ns.n, sizeof *ns.v, cmp_str);
 
     ob_slurm_queued *q = NULL;

@@ -3,7 +3,7 @@
  * `optbench slurm` to leave out cells that are already queued or running.
  *
  * The cells of a directory are the union of its results (cells/<name>.json)
- * and its spec files (work/<name>.spec.json, written by ob_run_open for
+ * and its spec files (state/<name>.spec.json, written by ob_run_open for
  * every unfinished cell). A cell is, in this order:
  *
  *   done, diverged  its result says so;
@@ -12,7 +12,7 @@
  *                   the cell's checkpoint or log changed in the last
  *                   `stale_minutes`; or squeue cannot be asked and the
  *                   heartbeat an array task touches every minute
- *                   (work/<name>.heartbeat) is that fresh -- each newer than
+ *                   (state/<name>.heartbeat) is that fresh -- each newer than
  *                   the cell's result, if any;
  *   pending         squeue shows its array task waiting;
  *   failed          its result has another status (crashed, timeout,

@@ -149,9 +149,9 @@ static void test_sigkill_and_resume_is_bitwise(void **s) {
     int rc = ob_test_run(NULL,
         "cd '%s' && (OPTBENCH_CHECKPOINT_SECONDS=0.05 setsid '%s/optbench' run resume.lua --out killed "
         "--threads 1 --quiet & echo $! > runner.pid) && "
-        "for i in $(seq 1 400); do ls killed/work/*.ckpt >/dev/null 2>&1 && break; sleep 0.05; done && "
+        "for i in $(seq 1 400); do ls killed/state/*.ckpt >/dev/null 2>&1 && break; sleep 0.05; done && "
         "sleep 0.2 && kill -KILL -$(cat runner.pid) && sleep 0.3 && "
-        "ls killed/work/*.ckpt && ! ls killed/cells/*.json",
+        "ls killed/state/*.ckpt && ! ls killed/cells/*.json",
         tmp, ob_test_build_dir());
     assert_int_equal(rc, 0); /* killed mid-cell: a checkpoint, no result */
     char *out = NULL;
@@ -178,9 +178,9 @@ static void test_corrupt_checkpoint_starts_over(void **s) {
     int rc = ob_test_run(NULL,
         "cd '%s' && (OPTBENCH_CHECKPOINT_SECONDS=0.05 setsid '%s/optbench' run resume.lua --out corrupt "
         "--threads 1 --quiet & echo $! > runner2.pid) && "
-        "for i in $(seq 1 400); do ls corrupt/work/*.ckpt >/dev/null 2>&1 && break; sleep 0.05; done && "
+        "for i in $(seq 1 400); do ls corrupt/state/*.ckpt >/dev/null 2>&1 && break; sleep 0.05; done && "
         "sleep 0.2 && kill -KILL -$(cat runner2.pid) && sleep 0.3 && "
-        "f=$(ls corrupt/work/*.ckpt) && printf 'XXXX' | dd of=\"$f\" bs=1 seek=100 conv=notrunc 2>/dev/null",
+        "f=$(ls corrupt/state/*.ckpt) && printf 'XXXX' | dd of=\"$f\" bs=1 seek=100 conv=notrunc 2>/dev/null",
         tmp, ob_test_build_dir());
     assert_int_equal(rc, 0);
     char *out = NULL;

@@ -292,7 +292,7 @@ EOF
 "$ob" run resume.lua --out resume-local --threads 1 --quiet >/dev/null
 export OPTBENCH_CHECKPOINT_SECONDS=0.05
 job="$(submit resume.lua --out resume --cpus 1)"
-wait_for 60 'ls resume/work/*.ckpt >/dev/null 2>&1'
+wait_for 60 'ls resume/state/*.ckpt >/dev/null 2>&1'
 sleep 0.3
 scancel "$job"
 wait_job "$job" 30

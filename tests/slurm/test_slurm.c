@@ -245,7 +245,7 @@ static void test_array_tasks_match_the_local_runner(void **s) {
     expect_in(out, "Slurm's queue unknown: squeue failed (exit 1)");
     free(out);
     /* no heartbeat left behind; one log per cell */
-    assert_int_equal(sh(NULL, "! ls arr/work/*.heartbeat 2>/dev/null && [ $(ls arr/logs/*.log | wc -l) -eq 3 ]"), 0);
+    assert_int_equal(sh(NULL, "! ls arr/state/*.heartbeat 2>/dev/null && [ $(ls arr/logs/*.log | wc -l) -eq 3 ]"), 0);
     /* everything finished: nothing to submit */
     snprintf(args, sizeof args, "slurm '%s/tests/suites/toy.lua' --out arr", ob_test_source_dir());
     assert_int_equal(ob(&out, args), 0);
@@ -302,7 +302,7 @@ static void test_failures_in_array_tasks_leave_results(void **s) {
         snprintf(cmd, sizeof cmd,
                  "(SLURM_ARRAY_JOB_ID=7 SLURM_ARRAY_TASK_ID=3 SLURMD_NODENAME=n1 "
                  "OPTBENCH_PLUGIN_PATH='%s/tests/faulty-plugins' bash %s > task.out 2>&1 & echo $! > task.pid) && "
-                 "for i in $(seq 1 200); do ls f/work/toy-spin-*.heartbeat >/dev/null 2>&1 && break; sleep 0.05; done && "
+                 "for i in $(seq 1 200); do ls f/state/toy-spin-*.heartbeat >/dev/null 2>&1 && break; sleep 0.05; done && "
                  "sleep 0.3 && kill -%s $(cat task.pid) && "
                  "for i in $(seq 1 200); do kill -0 $(cat task.pid) 2>/dev/null || break; sleep 0.05; done && "
                  "! kill -0 $(cat task.pid) 2>/dev/null && cat task.out",
@@ -323,7 +323,7 @@ static void test_failures_in_array_tasks_leave_results(void **s) {
     assert_int_equal(run_task("f", 1, NULL), 0);
     assert_int_equal(sh(NULL, "cksum f/cells/toy-ok-*.json > before"), 0);
     char cmd[8192];
-    snprintf(cmd, sizeof cmd, "'%s/optbench' cell-failed f/work/toy-ok-*.spec.json --out f/cells/toy-ok-*.json "
+    snprintf(cmd, sizeof cmd, "'%s/optbench' cell-failed f/state/toy-ok-*.spec.json --out f/cells/toy-ok-*.json "
                               "--exit-status 139 && cksum f/cells/toy-ok-*.json | cmp - before",
              ob_test_build_dir());
     assert_int_equal(sh(&out, cmd), 0);
@@ -338,7 +338,7 @@ static void test_heartbeats(void **s) {
     assert_int_equal(ob(NULL, args), 0);
     /* without squeue: a fresh heartbeat is a running cell, an old one a lost task */
     assert_int_equal(sh(NULL, "echo 'Slurm job 9_1 on n2 since 2030-01-01T00:00:00Z' > "
-                              "$(ls hb/work/toy-SGD-*.spec.json | sed 's/spec.json$/heartbeat/')"), 0);
+                              "$(ls hb/state/toy-SGD-*.spec.json | sed 's/spec.json$/heartbeat/')"), 0);
     assert_int_equal(ob(&out, "status hb"), 0);
     expect_in(out, "running 1,");
     expect_in(out, "Slurm job 9_1 on n2 since 2030-01-01T00:00:00Z, heartbeat ");
@@ -348,7 +348,7 @@ static void test_heartbeats(void **s) {
     assert_int_equal(ob(&out, args), 0);
     expect_in(out, "left out: 0 finished, 1 queued or running");
     free(out);
-    assert_int_equal(sh(NULL, "touch -d '-20 minutes' hb/work/toy-SGD-*.heartbeat"), 0);
+    assert_int_equal(sh(NULL, "touch -d '-20 minutes' hb/state/toy-SGD-*.heartbeat"), 0);
     assert_int_equal(ob(&out, "status hb"), 0);
     expect_in(out, "running 0, pending 0, failed 1, missing 2");
     expect_in(out, "lost: Slurm job 9_1 on n2 since 2030-01-01T00:00:00Z; its heartbeat stopped without a result");
@@ -357,7 +357,7 @@ static void test_heartbeats(void **s) {
     expect_in(out, "running 1,");
     free(out);
     /* with squeue answering, a heartbeat of a task no longer queued is lost at once */
-    assert_int_equal(sh(NULL, "touch hb/work/toy-SGD-*.heartbeat && : > queue.txt"), 0);
+    assert_int_equal(sh(NULL, "touch hb/state/toy-SGD-*.heartbeat && : > queue.txt"), 0);
     assert_int_equal(ob(&out, "status hb"), 0);
     expect_in(out, "failed 1");
     expect_in(out, "the task is no longer in Slurm's queue");
