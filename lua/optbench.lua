@@ -97,17 +97,31 @@ ob.task = declaration("task")
 
 local method_budget_keys = { updates = true, eval_every = true, eval_train_cases = true }
 
---- ob.method{optimizer = ..., schedule = ..., label = "..." [, tasks = {...}] [, budgets = {...}]}
+--- ob.method{optimizer = ..., schedule = ..., label = "..." [, tasks = {...}] [, budgets = {...}]
+--             [, task = {...}]}
 -- An optimizer paired with the schedule that drives it (SGD needs no
 -- momentum schedule; CM and NAG share one). The label names it in reports.
 -- Optional: `tasks` lists the task names the method runs on (default: all
 -- of the suite's tasks), for settings that differ per task (HF's curvature
 -- chunks); `budgets` = { <budget> = { updates, eval_every, eval_train_cases } }
 -- overrides those counts of a suite budget for this method's cells (an HF
--- iteration is not an SGD update).
+-- iteration is not an SGD update); `task` = { <option> = value } adds task
+-- options to this method's cells only (Table 5's "biases" column trains the
+-- model with biases_only = true beside the full RNNs of the other columns);
+-- a budget's task options still apply on top.
+local method_keys = { optimizer = true, schedule = true, label = true, tasks = true, budgets = true,
+                      task = true }
+
 function ob.method(spec)
   if type(spec) ~= "table" then fail("bad argument #1 to 'method' (table expected)", 2) end
+  for k in pairs(spec) do
+    if not method_keys[k] then
+      fail(("method: unknown field '%s' (known: optimizer, schedule, label, tasks, budgets, task)")
+           :format(tostring(k)), 2)
+    end
+  end
   local tasks, budgets = spec.tasks, spec.budgets
+  local task_options = spec.task ~= nil and check_params("task", "method", spec.task, 2) or nil
   if tasks ~= nil then
     if type(tasks) ~= "table" or #tasks == 0 then fail("method: 'tasks' must be a list of task names", 2) end
     local set = {}
@@ -141,7 +155,7 @@ function ob.method(spec)
   sched = sched or { kind = "schedule", name = "constant", params = { mu = 0 }, where = where(2) }
   if sched.kind ~= "schedule" then fail("method: 'schedule' must be ob.schedule(...)", 2) end
   return { optimizer = opt, schedule = sched, label = spec.label or opt.name, tasks = tasks,
-           budgets = budgets, where = where(2) }
+           budgets = budgets, task_options = task_options, where = where(2) }
 end
 
 local budget_keys = {
@@ -233,7 +247,7 @@ function ob.expand(s, budget_name)
             cells[#cells + 1] = {
               suite = s.name,
               budget = budget_name,
-              task = merge(merge(task.params, b.task), { name = task.name }),
+              task = merge(merge(merge(task.params, m.task_options), b.task), { name = task.name }),
               init = { name = init.name,
                        params = merge(init.params, task.overrides and task.overrides.init and
                                                    task.overrides.init[init.name]) },

@@ -56,9 +56,11 @@ static json_t *load_cell(const char *dir, const char *prefix) {
 static void test_table5_plans(void **s) {
     (void)s;
     struct { const char *suite, *budget, *last; } cases[] = {
-        {"table5", "paper", "| 448 | mem20 | esn | CM mu0=0.995 | cm | rnn_warmup | 1e-06 | 4 | 50000 |"},
-        {"table5", "short", "| 112 |"},
-        {"table5", "smoke", "| 28 |"},
+        /* 448 cells of the paper's grid + 64 of the biases column */
+        {"table5", "paper", "| 512 | mem20 | esn | CM mu0=0.995 | cm | rnn_warmup | 1e-06 | 4 | 50000 |"},
+        {"table5", "paper", "| biases (NAG mu0=0.9) |"},
+        {"table5", "short", "| 128 |"},
+        {"table5", "smoke", "| 32 |"},
         {"table5_biases", "paper", "| 64 | mem20 |"},
         {"rnn_addition", "doc", "| 8 | addition | esn | NAG mu0=0.995 | nag | rnn_warmup | 1e-06 | 1 | 6000 |"},
     };
@@ -164,12 +166,57 @@ static void test_biases_suite_smoke(void **s) {
     }
 }
 
+/* The Table 5 suite's report fills every column of the paper's layout,
+ * "biases" included, from one run directory; the biases cells train only
+ * their output biases. */
+static void test_table5_report_layout(void **s) {
+    (void)s;
+    char arg[4096];
+    snprintf(arg, sizeof arg, "'%s/suites/table5.lua' --budget smoke --out t5 --quiet --threads 1",
+             ob_test_source_dir());
+    assert_int_equal(optbench(NULL, "run %s", arg), 0);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/t5/report.md", tmp);
+    char *md = ob_test_slurp(path, NULL);
+    assert_non_null(md);
+    const char *t5 = strstr(md, "## Table 5 layout");
+    assert_non_null(t5);
+    assert_non_null(strstr(t5, "| problem | biases | 0 | 0.9N | 0.98N | 0.995N | 0.9M | 0.98M | 0.995M |"));
+    const char *rows[] = {"| addition | ", "| multiplication | ", "| mem5 | ", "| mem20 | "};
+    const char *paper_biases[] = {" / 0.82 |", " / 0.84 |", " / 2.5 |", " / 8 |"};
+    for (size_t k = 0; k < 4; k++) {
+        const char *row = strstr(t5, rows[k]);
+        assert_non_null(row);
+        const char *end = strchr(row, '\n');
+        assert_non_null(end);
+        char line[2048];
+        size_t n = (size_t)(end - row) < sizeof line - 1 ? (size_t)(end - row) : sizeof line - 1;
+        memcpy(line, row, n);
+        line[n] = '\0';
+        /* every column run, the biases column beside the paper's number */
+        assert_null(strstr(line, "not run"));
+        const char *biases = line + strlen(rows[k]);
+        const char *bar = strstr(biases, " |");
+        assert_non_null(bar);
+        assert_true(strncmp(strstr(biases, " / "), paper_biases[k], strlen(paper_biases[k])) == 0);
+    }
+    free(md);
+    json_t *r = load_cell("t5", "mem20-biases");
+    assert_non_null(r);
+    assert_true(json_is_true(json_object_get(json_object_get(r, "cell"), "task") ?
+                             json_object_get(json_object_get(json_object_get(r, "cell"), "task"), "biases_only") :
+                             NULL));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "model"), "parameters")), 5);
+    json_decref(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table5_plans),
         cmocka_unit_test(test_small_suite_reproducible),
         cmocka_unit_test(test_task_overrides_refused),
         cmocka_unit_test(test_biases_suite_smoke),
+        cmocka_unit_test(test_table5_report_layout),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
