@@ -309,7 +309,11 @@ int ob_suite_load(const char *path, const char *budget, ob_suite *out, ob_error 
     }
     fclose(probe);
     if (luaL_loadfilex(L, path, "t") != LUA_OK) {
-        rc = ob_fail(err, OB_EFORMAT, "%s", lua_tostring(L, -1));
+        rc = ob_fail(err, OB_EFORMAT,
+                     "%s (a Lua syntax error: the mistake is on that line or just before it, "
+                     "often a missing ',' between fields, a doubled '=' or an unclosed '{' or "
+                     "string; docs/SUITES.md shows a complete suite)",
+                     lua_tostring(L, -1));
         goto done;
     }
     sb.instructions = 0;

@@ -161,8 +161,8 @@ static void test_value_out_of_range(void **s) {
 
 static void test_lua_syntax_error(void **s) {
     (void)s;
-    expect_refusal("  methods = { ob.method { optimizer = = \"nag\" } },\n", "", "bad.lua:5:",
-                   "unexpected symbol");
+    expect_refusal("  methods = { ob.method { optimizer = = \"nag\" } },\n", "",
+                   "bad.lua:5: unexpected symbol near '='", "a Lua syntax error");
 }
 
 static void test_missing_data(void **s) {
