@@ -74,6 +74,14 @@ end
 
 local function mu_label(x) return ("%g"):format(x) end
 
+-- What a report shows for timings and an environment the results lack.
+local not_recorded = "not recorded"
+
+-- The initialization of the paper's Tables 1 and 2: sparse at scale 1.
+local function is_paper_init(c)
+  return c.init.name == "sparse" and ((c.init.params or {}).scale or 1) == 1
+end
+
 ---------------------------------------------------------------------------
 -- a document model rendered to Markdown and to HTML
 
@@ -194,6 +202,8 @@ end
 local function table1_column(c)
   local opt, sched = c.optimizer.name, c.schedule
   local p = sched.params or {}
+  -- HF first: it runs under a constant mu = 0 schedule, which is not SGD
+  if opt == "hf" then return "hf_dagger" end
   if opt == "sgd" then return "sgd" end
   if sched.name == "constant" and (p.mu or 0.9) == 0 then return "sgd" end
   if (opt == "nag" or opt == "cm") and sched.name == "sutskever2013" then
@@ -201,7 +211,6 @@ local function table1_column(c)
     if m == 0 then return "sgd" end
     return mu_label(m) .. (opt == "nag" and "N" or "M")
   end
-  if opt == "hf" then return "hf_dagger" end
   return nil
 end
 
@@ -296,12 +305,12 @@ local palette = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564
 local function curve_band(rs, xfield)
   local pts = {}
   local n = math.huge
-  for _, r in ipairs(rs) do n = math.min(n, #(r.curve.update or {})) end
+  for _, r in ipairs(rs) do n = math.min(n, #((r.curve or {}).update or {})) end
   if n == math.huge then return pts end
   for i = 1, n do
     local ys, xs = {}, {}
     for _, r in ipairs(rs) do
-      local y = r.curve.train_error[i]
+      local y = (r.curve.train_error or {})[i]
       if isnum(y) and y > 0 then ys[#ys + 1] = y end
       local x = (xfield == "update") and r.curve.update[i] or (r.curve.opt_seconds or {})[i]
       if x then xs[#xs + 1] = x end
@@ -377,7 +386,10 @@ function report.build(arg)
   local run, cells = arg.run or {}, arg.cells or {}
   local doc = new_doc()
   local plots = {}
-  local title = ("optbench report: suite %s, budget %s"):format(run.suite or "?", run.budget or "?")
+  -- a baseline directory has no run.json: its cells name suite and budget
+  local c1 = cells[1] and cells[1].cell or {}
+  local title = ("optbench report: suite %s, budget %s"):format(run.suite or c1.suite or "?",
+                                                                run.budget or c1.budget or "?")
   doc:h(1, title)
 
   local tasks = group_cells(cells)
@@ -420,19 +432,19 @@ function report.build(arg)
       for _, key in ipairs(tasks[t].order) do
         local m = tasks[t].methods[key]
         local col = table1_column(m.cell)
-        if col and m.cell.init.name == "sparse" and ((m.cell.init.params or {}).scale or 1) == 1 then
+        if col and is_paper_init(m.cell) then
           local med = stats.quantile(values(m.best, final_train), 0.5)
           if not ours[col] or med < ours[col].med then ours[col] = { med = med, lr = m.best_lr } end
         end
       end
       local row = { t }
-      for i, col in ipairs(paper.table1.columns) do
+      for _, col in ipairs(paper.table1.columns) do
         local p = paper.table1.rows[t][col]
         local o = ours[col]
         if o then
-          row[#row + 1] = ("%s (lr %s) / %s"):format(fmt(o.med, 3), fmt(o.lr, 2), fmt(p, 3))
+          row[#row + 1] = ("%s (lr %s) / %s"):format(fmt(o.med, 3), fmt(o.lr, 2), p)
         else
-          row[#row + 1] = ("not run / %s"):format(p and fmt(p, 3) or "NA")
+          row[#row + 1] = ("not run / %s"):format(p)
         end
       end
       t1rows[#t1rows + 1] = row
@@ -447,7 +459,9 @@ function report.build(arg)
               "mu_max of the paper's schedule. SGD-C and HF* are quoted by the paper from other work.")
   end
 
-  -- Table 2: NAG before/after the final phase
+  -- Table 2: NAG before/after the final phase, from the paper's
+  -- initialization (sparse, scale 1) like Table 1; each row names its method,
+  -- so two NAG methods with the same mu_max stay apart.
   local t2rows = {}
   for _, t in ipairs(paper.table1.tasks) do
     if tasks[t] then
@@ -455,19 +469,21 @@ function report.build(arg)
         local m = tasks[t].methods[key]
         local sp = m.cell.schedule.params or {}
         local fu = sp.final_updates or 1000
-        if m.cell.optimizer.name == "nag" and m.cell.schedule.name == "sutskever2013" and fu > 0 then
+        if m.cell.optimizer.name == "nag" and m.cell.schedule.name == "sutskever2013" and fu > 0 and
+           is_paper_init(m.cell) then
           local before = {}
           for _, r in ipairs(m.best) do
             local target = r.cell.updates - fu
-            for i, u in ipairs(r.curve.update) do
-              if u == target then before[#before + 1] = r.curve.train_error[i] end
+            local cv = r.curve or {}
+            for i, u in ipairs(cv.update or {}) do
+              if u == target and isnum((cv.train_error or {})[i]) then before[#before + 1] = cv.train_error[i] end
             end
           end
           if #before > 0 then
             local pt = paper.table2[t]
-            t2rows[#t2rows + 1] = { t, ("mu_max %s"):format(fmt(sp.mu_max or 0.99)),
+            t2rows[#t2rows + 1] = { t, ("%s: mu_max %s"):format(m.label, fmt(sp.mu_max or 0.99)),
               median_str(before), median_str(values(m.best, final_train)),
-              pt and (fmt(pt.before) .. " → " .. fmt(pt.after) .. (" (mu_max %g)"):format(pt.mu_max)) or "–" }
+              pt and ("%s → %s (mu_max %s)"):format(pt.before, pt.after, pt.mu_max) or "–" }
           end
         end
       end
@@ -475,9 +491,10 @@ function report.build(arg)
   end
   if #t2rows > 0 then
     doc:h(2, "Table 2 layout: NAG before and after the final low-momentum phase")
-    doc:table({ "task", "NAG setting", "before (ours)", "after (ours)", "paper before → after" }, t2rows,
+    doc:table({ "task", "NAG method: setting", "before (ours)", "after (ours)", "paper before → after" }, t2rows,
               "Training error at the start of the final phase (mu lowered to 0.9, learning rate unchanged) " ..
-              "and at the end; median [IQR] over seeds at the best learning rate.")
+              "and at the end; median [IQR] over seeds at the best learning rate. NAG methods from the " ..
+              "paper's initialization (sparse, scale 1), as in Table 1.")
   end
 
   -- Table 3: sparse-init scale on CURVES
@@ -494,12 +511,15 @@ function report.build(arg)
     if next(by_scale) and next(by_scale, next(by_scale)) then
       local header, ours, theirs = { "" }, { "ours (best NAG)" }, { "paper" }
       for i, s in ipairs(paper.table3.scales) do
-        header[#header + 1] = "scale " .. fmt(s)
-        ours[#ours + 1] = by_scale[s] and fmt(by_scale[s], 3) or "not run"
-        theirs[#theirs + 1] = fmt(paper.table3.errors[i], 3)
+        local o = by_scale[paper.number(s)]
+        header[#header + 1] = "scale " .. s
+        ours[#ours + 1] = o and fmt(o, 3) or "not run"
+        theirs[#theirs + 1] = paper.table3.errors[i]
       end
       doc:h(2, "Table 3 layout: CURVES training error by sparse-initialization scale")
-      doc:table(header, { ours, theirs })
+      doc:table(header, { ours, theirs }, "Ours: the lowest median final training error over seeds of " ..
+                "any NAG method from that scale, at its best learning rate; beneath it the paper's " ..
+                "number (SPEC §6).")
     end
   end
 
@@ -525,8 +545,8 @@ function report.build(arg)
       for _, col in ipairs(paper.table5.columns) do
         local p = paper.table5.rows[t][col]
         local o = ours[col]
-        row[#row + 1] = o and ("%s (lr %s) / %s"):format(fmt(o.mean, 3), fmt(o.lr, 2), fmt(p, 3))
-                        or ("not run / %s"):format(fmt(p, 3))
+        row[#row + 1] = o and ("%s (lr %s) / %s"):format(fmt(o.mean, 3), fmt(o.lr, 2), p)
+                        or ("not run / %s"):format(p)
       end
       t5rows[#t5rows + 1] = row
     end
@@ -562,17 +582,21 @@ function report.build(arg)
     end
     local target = (arg.targets and arg.targets[t]) or (best_final < inf and 2 * best_final or nil)
 
-    local rows = {}
+    local rows, untimed = {}, false
     local series_u, series_s = {}, {}
     for _, key in ipairs(T.order) do
       local m = T.methods[key]
       local rs = m.best
       local finals = values(rs, final_train)
-      local tests = values(rs, function(r) return r.status == "done" and r.final.test_error or inf end)
+      local tests = values(rs, final_test)
+      -- inf: never reached; nil: reached, but the result has no timings
+      -- (a baseline), so it is left out
       local ttt = values(rs, function(r)
         if not target then return inf end
-        for i, e in ipairs(r.curve.train_error) do
-          if isnum(e) and e <= target then return (r.curve.opt_seconds or {})[i] or inf end
+        local cv = r.curve or {}
+        for i = 1, #(cv.update or {}) do
+          local e = (cv.train_error or {})[i]
+          if isnum(e) and e <= target then return (cv.opt_seconds or {})[i] end
         end
         return inf
       end)
@@ -581,7 +605,9 @@ function report.build(arg)
       local st = {}
       for _, k in ipairs(sorted_keys(statuses)) do st[#st + 1] = ("%d %s"):format(statuses[k], k) end
       rows[#rows + 1] = { m.label, fmt(m.best_lr), tostring(#rs), table.concat(st, ", "),
-                          median_str(finals), mean_str(finals), median_str(tests), median_str(ttt) }
+                          median_str(finals), mean_str(finals), median_str(tests),
+                          #ttt > 0 and median_str(ttt) or not_recorded }
+      if #ttt == 0 then untimed = true end
       series_u[#series_u + 1] = { title = m.label, points = curve_band(rs, "update") }
       series_s[#series_s + 1] = { title = m.label, points = curve_band(rs, "seconds") }
       -- timing per optimizer label
@@ -607,7 +633,8 @@ function report.build(arg)
                 "mean ± 95% CI", "test error, median [IQR]",
                 ("optimizer s to train error ≤ %s"):format(fmt(target, 3)) }, rows,
               "Statistics over seeds at each method's best learning rate (lowest median final " ..
-              "training error). ∞: diverged, or the target was never reached.")
+              "training error). ∞: diverged, or the target was never reached." ..
+              (untimed and (" " .. not_recorded .. ": the results carry no timings (a baseline).") or ""))
     local name_u, name_s = ("curve-%d-updates"):format(ti), ("curve-%d-seconds"):format(ti)
     local su = plot_script(("%s: training error vs updates"):format(t), "updates",
                            "training error (median, IQR band over seeds)", series_u, false)
@@ -635,9 +662,10 @@ function report.build(arg)
       end
     end
     for _, r in ipairs(results) do
+      local fin = r.final or {}
       all[#all + 1] = { label_of[r], fmt(r.cell.lr), tostring(r.cell.seed), r.status,
-                        fmt(r.updates_done, 10), fmt(r.final.train_error), fmt(r.final.test_error),
-                        fmt(r.timing.ms_per_update, 3) }
+                        fmt(r.updates_done, 10), fmt(fin.train_error), fmt(fin.test_error),
+                        r.timing and fmt(r.timing.ms_per_update, 3) or not_recorded }
     end
     doc:details(("All %d cells of task `%s`"):format(#results, t),
                 { "method", "lr", "seed", "status", "updates", "train error", "test error", "ms/update" }, all)
@@ -646,39 +674,91 @@ function report.build(arg)
   -- timing
   if #timing > 0 then
     doc:h(2, "Timing")
-    local rows = {}
+    local rows, timed = {}, 0
     for _, x in ipairs(timing) do
-      rows[#rows + 1] = { x[1], x[2], x[3], median_str(x[4]), fmt(stats.quantile(x[5], 0.5), 4),
-                          fmt(stats.quantile(x[6], 0.5), 3),
-                          #x[7] > 0 and (fmt(100 * stats.quantile(x[7], 0.5), 3) .. "%") or "–" }
+      if #x[4] > 0 then
+        timed = timed + 1
+        rows[#rows + 1] = { x[1], x[2], x[3], median_str(x[4]), fmt(stats.quantile(x[5], 0.5), 4),
+                            #x[6] > 0 and fmt(stats.quantile(x[6], 0.5), 3) or "–",
+                            #x[7] > 0 and (fmt(100 * stats.quantile(x[7], 0.5), 3) .. "%") or "–" }
+      else
+        rows[#rows + 1] = { x[1], x[2], x[3], not_recorded, not_recorded, not_recorded, not_recorded }
+      end
     end
-    doc:table({ "task", "method", "optimizer", "ms/update, median [IQR]", "updates/s", "GFLOP/s",
-                "evaluation share of wall time" }, rows,
-              "Over all cells of each method. Optimizer time excludes evaluation. GFLOP/s from the " ..
-              "model's FLOP count (about 6 x parameters x batch per autoencoder update).")
+    if timed == 0 then
+      doc:p("Timing: " .. not_recorded .. ". These results carry no timings (a baseline directory: " ..
+            "`optbench baseline` drops them, docs/REGRESSION.md).")
+    else
+      doc:table({ "task", "method", "optimizer", "ms/update, median [IQR]", "updates/s", "GFLOP/s",
+                  "evaluation share of wall time" }, rows,
+                "Over all cells of each method. Optimizer time excludes evaluation. GFLOP/s from the " ..
+                "model's FLOP count (about 6 x parameters x batch per autoencoder update)." ..
+                (timed < #timing and (" " .. not_recorded .. ": the method's results carry no timings.") or ""))
+    end
   end
 
   -- environment
-  local env = run.environment or (cells[1] and cells[1].environment) or {}
+  local env = run.environment or (cells[1] and cells[1].environment)
   doc:h(2, "Environment")
-  doc:table({ "item", "value" }, {
-    { "optbench", ("%s (git %s)"):format(env.optbench_version or "?", env.git_hash or "?") },
-    { "numerics version", tostring(env.numerics_version or "?") },
-    { "compiler, build", ("%s, %s"):format(env.compiler or "?", env.build_type or "?") },
-    { "OpenBLAS", tostring(env.openblas or "?") },
-    { "BLAS threads per cell, cells at once", blas_threads_used(run, cells, env) },
-    { "CPU", ("%s (%s online)"):format(env.cpu or "?", tostring(env.cpus_online or "?")) },
-    { "date", tostring(env.date or "?") },
-  })
+  if env then
+    doc:table({ "item", "value" }, {
+      { "optbench", ("%s (git %s)"):format(env.optbench_version or "?", env.git_hash or "?") },
+      { "numerics version", tostring(env.numerics_version or "?") },
+      { "compiler, build", ("%s, %s"):format(env.compiler or "?", env.build_type or "?") },
+      { "OpenBLAS", tostring(env.openblas or "?") },
+      { "BLAS threads per cell, cells at once", blas_threads_used(run, cells, env) },
+      { "CPU", ("%s (%s online)"):format(env.cpu or "?", tostring(env.cpus_online or "?")) },
+      { "date", tostring(env.date or "?") },
+    })
+  else
+    local nv = {}
+    for _, r in ipairs(cells) do
+      if r.numerics_version ~= nil then nv[tostring(r.numerics_version)] = true end
+    end
+    doc:p(("Environment: %s (a baseline directory keeps no environment). Numerics version of the " ..
+           "results: %s."):format(not_recorded, next(nv) and table.concat(sorted_keys(nv), ", ") or "?"))
+  end
 
   return { markdown = doc:markdown(), html = doc:html(title), plots = plots, csv = report.csv(cells) }
 end
 
+-- The shortest decimal that reads back as the same double (0.99, not
+-- 0.98999999999999999); integers as integers.
+local function shortest(x)
+  if math.type(x) == "integer" then return tostring(x) end
+  for digits = 15, 17 do
+    local s = ("%." .. digits .. "g"):format(x)
+    if tonumber(s) == x then return s end
+  end
+  return ("%.17g"):format(x)
+end
+
+-- Parameters as one canonical string: k=v pairs sorted by key, joined by
+-- ';' ("final_updates=10;mu_max=0.99"); a nested table as {k=v;...}; ""
+-- when there are none. `skip` names a key left out.
+local function params_string(t, skip)
+  local parts = {}
+  for _, k in ipairs(sorted_keys(t or {})) do
+    if k ~= skip then
+      local v = t[k]
+      if type(v) == "table" then v = "{" .. params_string(v) .. "}"
+      elseif type(v) == "number" then v = shortest(v)
+      else v = tostring(v) end
+      parts[#parts + 1] = k .. "=" .. v
+    end
+  end
+  return table.concat(parts, ";")
+end
+
 --- summary.csv in long format: one row per cell, seed and evaluation point.
+-- The *_params columns hold the cell's task options, optimizer, schedule
+-- and initializer parameters as params_string writes them, so cells that
+-- differ only in a parameter (Table 3's sparse scales) stay apart.
 function report.csv(cells)
-  local out = { "cell_key,task,data_source,label,optimizer,schedule,init,lr,seed,status,update," ..
+  local out = { "cell_key,task,data_source,label,optimizer,schedule,init,task_params,optimizer_params," ..
+                "schedule_params,init_params,lr,seed,status,update," ..
                 "opt_seconds,eval_seconds,train_loss,train_error,test_error,lr_t,mu_t" }
-  local function num(x) return isnum(x) and ("%.17g"):format(x) or "" end
+  local function num(x) return isnum(x) and shortest(x) or "" end
   local function str(s)
     s = tostring(s or "")
     if s:find('[,"\n]') then s = '"' .. s:gsub('"', '""') .. '"' end
@@ -688,11 +768,15 @@ function report.csv(cells)
     local c, cv = r.cell, r.curve or {}
     local none = {}
     local function col(k) return cv[k] or none end
+    local described = { str(r.cell_key), str(c.task.name), str(r.data and r.data.source), str(c.label),
+                        str(c.optimizer.name), str(c.schedule.name), str(c.init.name),
+                        str(params_string(c.task, "name")), str(params_string(c.optimizer.params)),
+                        str(params_string(c.schedule.params)), str(params_string(c.init.params)),
+                        num(c.lr), tostring(c.seed), str(r.status) }
+    local lead = table.concat(described, ",")
     for i, u in ipairs(cv.update or {}) do
-      out[#out + 1] = table.concat({
-        str(r.cell_key), str(c.task.name), str(r.data and r.data.source), str(c.label),
-        str(c.optimizer.name), str(c.schedule.name), str(c.init.name), num(c.lr), tostring(c.seed),
-        str(r.status), tostring(u), num(col("opt_seconds")[i]), num(col("eval_seconds")[i]),
+      out[#out + 1] = lead .. "," .. table.concat({
+        tostring(u), num(col("opt_seconds")[i]), num(col("eval_seconds")[i]),
         num(col("train_loss")[i]), num(col("train_error")[i]), num(col("test_error")[i]),
         num(col("lr")[i]), num(col("mu")[i]) }, ",")
     end
