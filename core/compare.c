@@ -97,6 +97,12 @@ static int compare_cell(diff_state *d, const json_t *a, const json_t *b) {
         snprintf(field, sizeof field, "final.%s", finals[i]);
         if (values_differ(d->opt, x, y, &rel)) print_row(d, name, field, "end", x, y, rel);
     }
+    /* The hash of the final parameters: identical doubles give identical
+     * hashes, so it is compared only where bitwise equality is asked for,
+     * and only when both results carry one. */
+    const json_t *pa = json_object_get(a, "params_checksum"), *pb = json_object_get(b, "params_checksum");
+    if (d->opt->bitwise && json_is_string(pa) && json_is_string(pb) && !json_equal((json_t *)pa, (json_t *)pb))
+        print_row(d, name, "params_checksum", "end", pa, pb, NAN);
     const json_t *ca = json_object_get(a, "curve"), *cb = json_object_get(b, "curve");
     const json_t *ua = json_object_get(ca, "update"), *ub = json_object_get(cb, "update");
     if (!json_equal((json_t *)ua, (json_t *)ub)) {
