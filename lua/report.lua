@@ -202,8 +202,15 @@ end
 local function table1_column(c)
   local opt, sched = c.optimizer.name, c.schedule
   local p = sched.params or {}
-  -- HF first: it runs under a constant mu = 0 schedule, which is not SGD
-  if opt == "hf" then return "hf_dagger" end
+  -- HF first: it runs under a constant mu = 0 schedule, which is not SGD.
+  -- The paper's momentum-like HF (HF†, lua/hf_presets.lua's dagger_*)
+  -- takes mini-batch gradients without a line search; Martens' full-batch
+  -- HF with his line search (the plugin's defaults) is HF*.
+  if opt == "hf" then
+    local op = c.optimizer.params or {}
+    if op.line_search == false or (op.grad_chunks or 1) > 1 then return "hf_dagger" end
+    return "hf_star"
+  end
   if opt == "sgd" then return "sgd" end
   if sched.name == "constant" and (p.mu or 0.9) == 0 then return "sgd" end
   if (opt == "nag" or opt == "cm") and sched.name == "sutskever2013" then
