@@ -1,11 +1,15 @@
 #include "faces.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cache.h"
 #include "datafile.h"
@@ -54,8 +58,10 @@ char *ob_faces_params_json(const ob_faces_params *p) {
 static int not_found(const ob_data_config *cfg, ob_error *err) {
     return ob_fail(err, OB_EIO,
                    "the Olivetti faces are needed to regenerate FACES and were not found: looked "
-                   "for olivettifaces.mat and olivetti_400x64x64_u8.raw in %s/olivetti/%s%s. Put "
-                   "olivettifaces.mat in %s/olivetti/; get it from "
+                   "for olivettifaces.mat and olivetti_400x64x64_u8.raw in %s/olivetti/%s%s. Run "
+                   "`optbench data fetch faces` to download it (needs network), set "
+                   "OPTBENCH_DATA_MIRROR to a folder holding olivettifaces.mat, or put it in "
+                   "%s/olivetti/; get it from "
                    "https://cs.nyu.edu/~roweis/data/olivettifaces.mat or scikit-learn's copy "
                    "https://ndownloader.figshare.com/files/5976027 (sha256 "
                    "b612fb967f2dc77c9c62d3e1266e0c73d5fca46a4b8906c18e454d41af987794)",
@@ -120,6 +126,142 @@ int ob_olivetti_read(const ob_data_config *cfg, uint8_t *pix, char *src, size_t 
     int rc = ob_olivetti_read_file(path, pix, err);
     if (!rc && src) snprintf(src, srclen, "%s", path);
     return rc;
+}
+
+/* ---- download -------------------------------------------------------------- */
+
+/* 1 when an executable called `name` is in a directory of $PATH. */
+static int on_path(const char *name) {
+    const char *p = getenv("PATH");
+    if (!p) p = "/usr/bin:/bin"; /* what execvp searches when PATH is unset */
+    while (*p) {
+        size_t n = strcspn(p, ":");
+        char full[1200];
+        snprintf(full, sizeof full, "%.*s/%s", (int)(n ? n : 1), n ? p : ".", name);
+        struct stat st;
+        if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0) return 1;
+        p += n + (p[n] == ':');
+    }
+    return 0;
+}
+
+/* Runs argv (argv[0] looked up on $PATH, no shell) with stdin from
+ * /dev/null and stdout on fd; stderr stays the caller's, so the tool's own
+ * error line reaches the user. Returns the exit status, 128 + the signal, or
+ * -1 when it could not be started. */
+static int run_to_fd(char *const argv[], int fd) {
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        int in = open("/dev/null", O_RDONLY);
+        if (in >= 0) dup2(in, STDIN_FILENO);
+        if (dup2(fd, STDOUT_FILENO) < 0) _exit(126);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* One URL into f's temporary file (emptied first). 0 when the download
+ * ended with a known SHA-256; otherwise why not, in why. */
+static int fetch_url(const char *tool, char *url, ob_atomic_file *f, char *why,
+                     size_t whylen) {
+    if (ftruncate(f->fd, 0) != 0 || lseek(f->fd, 0, SEEK_SET) != 0) {
+        snprintf(why, whylen, "%s: cannot empty %s: %s", url, f->tmp, strerror(errno));
+        return -1;
+    }
+    char *curl[] = {"curl", "--fail", "--silent", "--show-error", "--location",
+                    "--connect-timeout", "30", "--max-time", "900", "--url", url, NULL};
+    char *wget[] = {"wget", "--no-verbose", "--timeout=30", "--tries=2", "-O", "-", "--", url,
+                    NULL};
+    int st = run_to_fd(strcmp(tool, "curl") ? wget : curl, f->fd);
+    if (st != 0) {
+        if (st < 0)
+            snprintf(why, whylen, "%s: cannot start %s: %s", url, tool, strerror(errno));
+        else
+            snprintf(why, whylen,
+                     "%s: %s failed (exit status %d: no network, the host unreachable, or "
+                     "no such file)",
+                     url, tool, st);
+        return -1;
+    }
+    char hex[65];
+    ob_error e;
+    if (ob_sha256_file(f->tmp, hex, &e) != OB_OK) {
+        snprintf(why, whylen, "%s: %s", url, e.msg);
+        return -1;
+    }
+    if (ob_known_sha256("olivettifaces.mat", hex, NULL) != 1) {
+        struct stat st2;
+        long long size = fstat(f->fd, &st2) == 0 ? (long long)st2.st_size : -1;
+        snprintf(why, whylen,
+                 "%s: got %lld bytes with sha256 %s, which is not a known olivettifaces.mat "
+                 "(Roweis' file is b612fb967f2dc77c9c62d3e1266e0c73d5fca46a4b8906c18e454d41af987794"
+                 "); refused",
+                 url, size, hex);
+        return -1;
+    }
+    return 0;
+}
+
+int ob_olivetti_download(const ob_data_config *cfg, FILE *log, char *path, size_t pathlen,
+                         ob_error *err) {
+    const char *env = getenv("OPTBENCH_OLIVETTI_URL");
+    char urls[4096];
+    snprintf(urls, sizeof urls, "%s", env && *env ? env : OB_OLIVETTI_URLS);
+    const char *tool = on_path("curl") ? "curl" : on_path("wget") ? "wget" : NULL;
+    char dir[1100], dst[1200];
+    snprintf(dir, sizeof dir, "%s/olivetti", cfg->data_dir);
+    snprintf(dst, sizeof dst, "%s/olivettifaces.mat", dir);
+    const char *fix = "set OPTBENCH_DATA_MIRROR to a folder holding olivettifaces.mat (or "
+                      "copy the file into";
+    if (!tool)
+        return ob_fail(err, OB_EIO,
+                       "cannot download the Olivetti faces (%s): neither curl nor wget is on "
+                       "PATH; install curl, or %s %s/)",
+                       urls, fix, dir);
+    struct stat st;
+    int had_dir = stat(dir, &st) == 0;
+    ob_atomic_file f;
+    int rc = ob_atomic_open(&f, dst, err);
+    if (rc) return rc;
+    char whys[1500] = "", why[700];
+    size_t used = 0;
+    int ok = 0;
+    char *save = NULL;
+    for (char *url = strtok_r(urls, " \t\n", &save); url && !ok;
+         url = strtok_r(NULL, " \t\n", &save)) {
+        if (log) fprintf(log, "faces: downloading %s with %s\n", url, tool);
+        if (url[0] == '-' || !strstr(url, "://"))
+            snprintf(why, sizeof why, "%s: not a URL", url);
+        else if (fetch_url(tool, url, &f, why, sizeof why) == 0)
+            ok = 1;
+        if (!ok) {
+            if (log) fprintf(log, "faces: %s\n", why);
+            int n = snprintf(whys + used, sizeof whys - used, "%s%s", used ? "; " : "", why);
+            if (n > 0) used = used + (size_t)n < sizeof whys ? used + (size_t)n : sizeof whys - 1;
+        }
+    }
+    if (!ok) {
+        ob_atomic_abort(&f);
+        if (!had_dir) rmdir(dir); /* only when empty: leave nothing behind */
+        return ob_fail(err, OB_EIO,
+                       "could not download the Olivetti faces to %s: %s. Without network "
+                       "access, %s %s/); OPTBENCH_OLIVETTI_URL sets the URLs to try",
+                       dst, used ? whys : "no URL to try", fix, dir);
+    }
+    rc = ob_atomic_commit(&f, err);
+    if (rc) {
+        if (!had_dir) rmdir(dir);
+        return rc;
+    }
+    if (log) fprintf(log, "faces: wrote %s (sha256 checked)\n", dst);
+    if (path) snprintf(path, pathlen, "%s", dst);
+    return OB_OK;
 }
 
 /* ---- generation ------------------------------------------------------------ */

@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "dataset.h"
 #include "error.h"
@@ -62,6 +63,29 @@ int ob_olivetti_read(const ob_data_config *cfg, uint8_t *pix, char *src, size_t 
 
 /* The same from one file (.raw or .mat by its name's ending). */
 int ob_olivetti_read_file(const char *path, uint8_t *pix, ob_error *err);
+
+/* Where ob_olivetti_download looks, in order, when $OPTBENCH_OLIVETTI_URL
+ * is unset or empty: scikit-learn's figshare copy of Roweis' file (whose
+ * SHA-256 is published, DATASETS.md 3.3), then Roweis' own. */
+#define OB_OLIVETTI_URLS                                                                       \
+    "https://ndownloader.figshare.com/files/5976027 "                                          \
+    "https://cs.nyu.edu/~roweis/data/olivettifaces.mat"
+
+/* Downloads olivettifaces.mat into cfg->data_dir/olivetti/ (what
+ * `optbench data fetch faces` does when neither the data directory nor the
+ * mirror holds the Olivetti faces). Tries each URL of $OPTBENCH_OLIVETTI_URL
+ * (URLs separated by spaces; file:// works, for tests) or OB_OLIVETTI_URLS
+ * in turn, with curl, or wget when curl is not on $PATH, run as a child
+ * process (no shell) writing into a temporary file beside the target. The
+ * first download whose SHA-256 is a known one for olivettifaces.mat
+ * (ob_known_sha256) is renamed into place; nothing else is left behind.
+ * When every URL fails (no network, HTTP error, unknown checksum) the
+ * OB_EIO error names each URL and why, and the fix: set
+ * OPTBENCH_DATA_MIRROR to a folder holding olivettifaces.mat. `log` (may be
+ * NULL) gets one line per attempt; `path` (may be NULL) receives the file
+ * written. */
+int ob_olivetti_download(const ob_data_config *cfg, FILE *log, char *path, size_t pathlen,
+                         ob_error *err);
 
 /* All 40 * 10 * per_image standardized images (side*side floats each) into
  * `all`, in output order. Optional: mean[side*side] receives the per-pixel

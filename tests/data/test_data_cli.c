@@ -140,12 +140,42 @@ static void test_verify(void **state) {
     assert_int_equal(run(2, a), 1);
 }
 
+/* `data fetch faces` with no Olivetti faces in the data directory or the
+ * mirror downloads them; a download with the wrong checksum (served through
+ * file://, never a real host) fails the command with exit 1 before FACES is
+ * built, and leaves nothing behind in the data directory. */
+static void test_fetch_faces_refused(void **state) {
+    (void)state;
+    if (ob_test_run(NULL, "command -v curl") != 0) {
+        fprintf(stderr, "curl is not on PATH: the file:// fetch is not tested\n");
+        skip();
+    }
+    char *srv = ob_test_mkdtemp();
+    char fake[4200], url[4300];
+    snprintf(fake, sizeof fake, "%s/olivettifaces.mat", srv);
+    assert_int_equal(ob_test_write(fake, "not the faces\n", 14), 0);
+    snprintf(url, sizeof url, "file://%s", fake);
+    setenv("OPTBENCH_OLIVETTI_URL", url, 1);
+    int before = ob_test_count_files(dir);
+    const char *a[] = {"data", "fetch", "faces"};
+    assert_int_equal(run(3, a), 1);
+    unsetenv("OPTBENCH_OLIVETTI_URL");
+    /* no download, no temporary file, no FACES cache */
+    assert_int_equal(ob_test_count_files(dir), before);
+    char sub[1200];
+    snprintf(sub, sizeof sub, "%s/olivetti", dir);
+    assert_int_equal(ob_test_count_files(sub), 0);
+    ob_test_rmtree(srv);
+    free(srv);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_preview),
         cmocka_unit_test(test_info),
         cmocka_unit_test(test_verify),
+        cmocka_unit_test(test_fetch_faces_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
