@@ -337,10 +337,16 @@ static int ckpt_load(const char *path, const ob_cell_plan *plan, run_state *rs,
 
 /* ---- the training loop ------------------------------------------------------------ */
 
+/* Runs after every update: no branch in the loop, so that it vectorizes
+ * (an exponent of all ones is NaN or infinite). */
 static int params_finite(const float *x, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i])) return 0;
-    return 1;
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t b;
+        memcpy(&b, &x[i], sizeof b);
+        bad |= (uint32_t)((b & 0x7f800000u) == 0x7f800000u);
+    }
+    return !bad;
 }
 
 static uint64_t params_hash(const float *x, size_t n) {
@@ -461,10 +467,12 @@ int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg,
                 fprintf(stderr, "  [%zu/%zu] %s %s lr=%g  update %llu/%llu  train error %.4g  test error %.4g\n",
                         opt->index, opt->total, task_name, label, plan->lr,
                         (unsigned long long)t, (unsigned long long)T, ev.train_error, ev.test_error);
-            if (!isfinite(ev.train_loss) || !params_finite(x, prob->n_params)) {
+            /* a non-finite parameter is named first: the NaN loss follows from it */
+            int x_finite = params_finite(x, prob->n_params);
+            if (!x_finite || !isfinite(ev.train_loss)) {
                 status = "diverged";
-                reason = isfinite(ev.train_loss) ? "a parameter became NaN or infinite"
-                                                 : "the training loss became NaN or infinite";
+                reason = x_finite ? "the training loss became NaN or infinite"
+                                  : "a parameter became NaN or infinite";
                 stopped_at = t;
                 break;
             }
@@ -494,6 +502,15 @@ int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg,
             status = "diverged";
             reason = src == OB_OK || src == OB_EDIVERGED ? "the mini-batch loss became NaN or infinite"
                                                         : "the optimizer's step failed";
+            stopped_at = t;
+            break;
+        }
+        /* after every update, not only at evaluation points: the update
+         * that broke a parameter is the one reported, even while the loss
+         * is still finite */
+        if (!params_finite(prob->params, prob->n_params)) {
+            status = "diverged";
+            reason = "a parameter became NaN or infinite";
             stopped_at = t;
             break;
         }

@@ -1,6 +1,7 @@
 #include "runner.h"
 
 #include <cblas.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -90,11 +91,67 @@ int ob_result_is_done(const char *path, const char *key_hex) {
     return done;
 }
 
+/* Suite and budget names become part of a folder name (results/<suite>-
+ * <budget>) and of the Slurm job's name and script: letters, digits, '_',
+ * '-' and '.', not starting with '.'. */
 static int valid_dir_component(const char *s) {
-    if (!*s || strcmp(s, ".") == 0 || strcmp(s, "..") == 0) return 0;
+    if (!*s || *s == '.') return 0;
     for (; *s; s++)
-        if (*s == '/') return 0;
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '.' || *s == '-' || *s == '_'))
+            return 0;
     return 1;
+}
+
+/* What the runner itself keeps in a results directory. */
+static const char *const own_entries[] = {".lock", "run.json", "cells", "state", "logs", "slurm",
+                                          "plots", "report.md", "report.html", "summary.csv",
+                                          "work", NULL};
+
+/* The output folder may be new, empty, or a results directory (it has
+ * run.json, or holds only what the runner makes): never a folder of other
+ * files, among which run.json, report.md, summary.csv ... would be
+ * written (or overwritten). */
+static int check_out_dir(const char *dir, ob_error *err) {
+    DIR *d = opendir(dir);
+    if (!d) return OB_OK; /* new; ob_mkdirs reports any other problem */
+    char other[256] = "";
+    int has_run = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        int own = 0;
+        for (const char *const *k = own_entries; *k; k++) own |= strcmp(*k, e->d_name) == 0;
+        has_run |= strcmp(e->d_name, "run.json") == 0;
+        if (!own && !other[0]) snprintf(other, sizeof other, "%s", e->d_name);
+    }
+    closedir(d);
+    if (has_run || !other[0]) return OB_OK;
+    return ob_fail(err, OB_EINVAL,
+                   "%s is not an optbench results folder (no run.json, and it holds other files, "
+                   "such as '%s'); write to a new or empty folder with --out", dir, other);
+}
+
+/* Results directories of optbench before the rename kept unfinished
+ * cells' specs and checkpoints in work/ (same file names): move it to
+ * state/, or say why not. */
+static int migrate_work_dir(const char *out_dir, const char *state_dir, ob_error *err) {
+    char work_dir[4200];
+    snprintf(work_dir, sizeof work_dir, "%s/work", out_dir);
+    struct stat st;
+    if (stat(work_dir, &st) != 0 || !S_ISDIR(st.st_mode)) return OB_OK;
+    if (rename(work_dir, state_dir) == 0) { /* state/ missing or empty */
+        fprintf(stderr, "optbench: moved %s (from an older optbench) to %s\n", work_dir, state_dir);
+        return OB_OK;
+    }
+    if (errno == ENOTEMPTY || errno == EEXIST) {
+        fprintf(stderr, "optbench: warning: %s is from an older optbench and is not read (cell state "
+                        "is now kept in %s); move its files into state/ to resume those cells, or "
+                        "delete it\n", work_dir, state_dir);
+        return OB_OK;
+    }
+    return ob_fail(err, OB_EIO, "%s (from an older optbench) cannot be renamed to %s: %s", work_dir,
+                   state_dir, strerror(errno));
 }
 
 /* ---- the results directory lock -------------------------------------------- */
@@ -261,21 +318,27 @@ int ob_run_open(const char *suite_path, const ob_run_options *opt, int take_lock
     if (rc != OB_OK) return rc;
     rc = preflight_data(&run->p, &opt->data, err);
     if (rc != OB_OK) goto fail;
+    /* checked with --out too: the names also go into the Slurm script */
+    const char *bad = !valid_dir_component(run->p.suite.name) ? "suite" :
+                      !valid_dir_component(run->p.suite.budget) ? "budget" : NULL;
+    if (bad) {
+        rc = ob_fail(err, OB_EINVAL, "%s: %s name '%s' is not a valid folder name (letters, "
+                                     "digits, '_', '-' and '.' only, not starting with '.')",
+                     suite_path, bad, *bad == 's' ? run->p.suite.name : run->p.suite.budget);
+        goto fail;
+    }
     if (opt->out_dir)
         snprintf(run->out_dir, sizeof run->out_dir, "%s", opt->out_dir);
-    else {
-        if (!valid_dir_component(run->p.suite.name) || !valid_dir_component(run->p.suite.budget)) {
-            rc = ob_fail(err, OB_EINVAL, "%s: suite or budget name is not a valid folder name", suite_path);
-            goto fail;
-        }
+    else
         snprintf(run->out_dir, sizeof run->out_dir, "results/%s-%s", run->p.suite.name, run->p.suite.budget);
-    }
     char cells_dir[4200], state_dir[4200], logs_dir[4200];
     snprintf(cells_dir, sizeof cells_dir, "%s/cells", run->out_dir);
     snprintf(state_dir, sizeof state_dir, "%s/state", run->out_dir);
     snprintf(logs_dir, sizeof logs_dir, "%s/logs", run->out_dir);
-    rc = ob_mkdirs(run->out_dir, err);
+    rc = check_out_dir(run->out_dir, err);
+    if (rc == OB_OK) rc = ob_mkdirs(run->out_dir, err);
     if (rc == OB_OK && take_lock) rc = lock_dir(run->out_dir, &run->lock_fd, err);
+    if (rc == OB_OK) rc = migrate_work_dir(run->out_dir, state_dir, err);
     if (rc == OB_OK) rc = ob_mkdirs(cells_dir, err);
     if (rc == OB_OK) rc = ob_mkdirs(state_dir, err);
     if (rc == OB_OK) rc = ob_mkdirs(logs_dir, err);
@@ -431,7 +494,15 @@ int ob_run_suite(const char *suite_path, const ob_run_options *opt, int *failed,
             } else if (WIFSIGNALED(st)) {
                 status = "crashed";
                 crashed++;
-                snprintf(reason, sizeof reason, "killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+                int sig = WTERMSIG(st);
+                /* under an address-space limit a failed allocation shows
+                 * as a NULL dereference or an abort */
+                int memory = opt->cell_memory_mb > 0 && (sig == SIGSEGV || sig == SIGBUS || sig == SIGABRT);
+                char note[160] = "";
+                if (memory)
+                    snprintf(note, sizeof note, "; the cell ran under --cell-memory %g MB: an "
+                             "allocation may have failed", opt->cell_memory_mb);
+                snprintf(reason, sizeof reason, "killed by signal %d (%s)%s", sig, strsignal(sig), note);
             } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
                 status = "failed";
                 setup_failed++;

@@ -56,9 +56,12 @@ typedef struct ob_run {
     int lock_fd;
 } ob_run;
 
-/* Loads and validates the suite, checks its data, creates DIR/{cells,work,
- * logs}, writes run.json and the spec files. With take_lock, holds the
- * directory lock until ob_run_close (a second holder is refused). */
+/* Loads and validates the suite (its name and budget name must be valid
+ * folder names), checks its data, refuses an output folder that holds
+ * other files and no run.json, creates DIR/{cells,state,logs} (moving an
+ * older optbench's DIR/work to DIR/state), writes run.json and the spec
+ * files. With take_lock, holds the directory lock until ob_run_close (a
+ * second holder is refused). */
 int ob_run_open(const char *suite_path, const ob_run_options *opt, int take_lock, ob_run *run,
                 ob_error *err);
 void ob_run_close(ob_run *run);

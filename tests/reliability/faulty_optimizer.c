@@ -2,8 +2,14 @@
  * purpose. Built with FAULT set to 1 (segfault on the 3rd step), 2 (spin
  * forever on the 3rd step), 3 (NaN loss from the 3rd step), 4 (allocate
  * and touch memory without bound on the 3rd step, like a leaking plugin:
- * under a memory limit malloc fails and the NULL write kills it) or 5
- * (abort on the 3rd step); otherwise plain SGD. */
+ * under a memory limit malloc fails and the NULL write kills it), 5
+ * (abort on the 3rd step), 6 (the 3rd step's update leaves a NaN in the
+ * first parameter; its mini-batch loss, taken before, is finite), 7 (the
+ * 3rd step multiplies every parameter by 1e4 and later steps stop
+ * updating: on a squared-error task the loss grows far past its bound
+ * while staying finite) or 8 (the 10th step sets every parameter to
+ * 3e38, finite, after taking its loss: on a squared-error task the next
+ * loss overflows to infinity); otherwise plain SGD. */
 #include <math.h>
 #include <signal.h>
 #include <stddef.h>
@@ -24,8 +30,14 @@
 #define NAME "nan_on_step3"
 #elif FAULT == 4
 #define NAME "hog_on_step3"
-#else
+#elif FAULT == 5
 #define NAME "abort_on_step3"
+#elif FAULT == 6
+#define NAME "nan_param_on_step3"
+#elif FAULT == 7
+#define NAME "blowup_on_step3"
+#else
+#define NAME "overflow_on_step10"
 #endif
 
 typedef struct {
@@ -69,9 +81,21 @@ static int step(void *state, const ob_problem *p, uint64_t t, double lr, double 
     }
     int rc = p->loss_grad(p->ctx, p->params, s->grad, &info->loss);
     if (rc != OB_OK) return rc;
+#if FAULT == 7
+    if (t >= 2) { /* blown up once, then left there */
+        if (t == 2)
+            for (size_t i = 0; i < p->n_params; i++) p->params[i] *= 1e4f;
+        return OB_OK;
+    }
+#endif
     for (size_t i = 0; i < p->n_params; i++) p->params[i] -= (float)lr * s->grad[i];
 #if FAULT == 3
     if (t >= 2) info->loss = NAN;
+#elif FAULT == 6
+    if (t == 2) p->params[0] = NAN;
+#elif FAULT == 8
+    if (t == 9)
+        for (size_t i = 0; i < p->n_params; i++) p->params[i] = 3e38f;
 #endif
     return OB_OK;
 }
@@ -96,7 +120,7 @@ static void destroy(void *state) {
 static const ob_optimizer_ops ops = {sizeof(ob_optimizer_ops), create, step, report_point,
                                      state_size, save_state, load_state, destroy};
 static const ob_plugin_desc desc = {OB_ABI_VERSION, sizeof(ob_plugin_desc), OB_PLUGIN_OPTIMIZER,
-                                    NAME, "test fixture that misbehaves on its 3rd step", "1",
+                                    NAME, "test fixture that misbehaves on its 3rd (or 10th) step", "1",
                                     NULL, 0, &ops, NULL, NULL};
 
 OB_EXPORT const ob_plugin_desc *ob_plugin_entry(void);

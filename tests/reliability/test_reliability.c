@@ -1,9 +1,12 @@
 /* Reliability: a crashing, a hanging and a NaN-producing plugin each cost
- * only their own cell; a run killed with SIGKILL resumes bitwise; a second
- * runner is refused; suites cannot escape the sandbox. */
+ * only their own cell; every kind of divergence is a result; a run killed
+ * with SIGKILL resumes bitwise; a second runner is refused; suites cannot
+ * escape the sandbox, and no suite, budget or method name writes outside
+ * the results directory. */
 #include "testkit.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +32,15 @@ static void write_file(const char *name, const char *text) { ob_test_write_text(
 static json_t *load_cell(const char *run, const char *prefix) { return ob_test_load_cell(tmp, run, prefix); }
 
 static const char *status_of(const json_t *r) { return json_string_value(json_object_get(r, "status")); }
+
+/* No result file holds NaN or Infinity as a number. */
+static void assert_no_nonfinite_numbers(const char *run) {
+    char *all = NULL;
+    assert_int_equal(ob_test_run(&all, "cd '%s' && cat %s/cells/*.json | grep -c -E "
+                                       "'[:,\\[] *-?(nan|NaN|inf|Infinity)' || true", tmp, run), 0);
+    assert_int_equal(atoi(all), 0);
+    free(all);
+}
 
 static void test_faulty_plugins_cost_only_their_cell(void **s) {
     (void)s;
@@ -57,20 +69,24 @@ static void test_faulty_plugins_cost_only_their_cell(void **s) {
     assert_non_null(nan);
     assert_string_equal(status_of(ok), "done");
     assert_string_equal(status_of(crash), "crashed");
-    assert_non_null(strstr(json_string_value(json_object_get(crash, "stop_reason")), "signal 11"));
+    /* no --cell-memory: nothing about memory in the reason */
+    assert_string_equal(json_string_value(json_object_get(crash, "stop_reason")),
+                        "killed by signal 11 (Segmentation fault)");
     assert_non_null(json_object_get(crash, "stderr_tail"));
     assert_string_equal(status_of(spin), "timeout");
+    assert_string_equal(json_string_value(json_object_get(spin, "stop_reason")),
+                        "stopped after the cell time limit of 4 s");
     assert_string_equal(status_of(nan), "diverged");
+    assert_string_equal(json_string_value(json_object_get(nan, "stop_reason")),
+                        "the mini-batch loss became NaN or infinite");
     assert_int_equal(json_integer_value(json_object_get(nan, "updates_done")), 2);
     /* no NaN is written as a number: every result parses as strict JSON
-     * (jansson rejects NaN and Infinity) and the curve has nulls instead */
+     * (jansson rejects NaN and Infinity) and the curve has nulls instead
+     * (the point at update 0 has no mini-batch loss yet: NaN inside) */
     const json_t *losses = json_object_get(json_object_get(nan, "curve"), "batch_loss");
-    assert_true(json_array_size(losses) > 0);
-    char *all = NULL;
-    assert_int_equal(ob_test_run(&all, "cd '%s' && cat faults/cells/*.json | grep -c -E "
-                                       "'[:,\\[] *-?(nan|NaN|inf|Infinity)' || true", tmp), 0);
-    assert_int_equal(atoi(all), 0);
-    free(all);
+    assert_int_equal(json_array_size(losses), 1);
+    assert_true(json_is_null(json_array_get(losses, 0)));
+    assert_no_nonfinite_numbers("faults");
     json_decref(ok);
     json_decref(crash);
     json_decref(spin);
@@ -108,13 +124,109 @@ static void test_abort_and_memory_limit(void **s) {
     free(out);
     json_t *ok = load_cell("hog", "toy-ok"), *ab = load_cell("hog", "toy-abort"), *hog = load_cell("hog", "toy-hog");
     assert_string_equal(status_of(ok), "done");
+    /* the reason says the cell had a memory limit: "signal 11" alone
+     * would not tell that an allocation probably failed */
     assert_string_equal(status_of(ab), "crashed");
-    assert_non_null(strstr(json_string_value(json_object_get(ab, "stop_reason")), "signal 6"));
+    assert_string_equal(json_string_value(json_object_get(ab, "stop_reason")),
+                        "killed by signal 6 (Aborted); the cell ran under --cell-memory 1024 MB: "
+                        "an allocation may have failed");
     assert_string_equal(status_of(hog), "crashed");
-    assert_non_null(strstr(json_string_value(json_object_get(hog, "stop_reason")), "signal 11"));
+    assert_string_equal(json_string_value(json_object_get(hog, "stop_reason")),
+                        "killed by signal 11 (Segmentation fault); the cell ran under --cell-memory "
+                        "1024 MB: an allocation may have failed");
     json_decref(ok);
     json_decref(ab);
     json_decref(hog);
+}
+
+/* The divergence checks besides a NaN mini-batch loss: a parameter that
+ * turns NaN while the loss is still finite (checked after every update);
+ * at evaluation points, a training loss past 1000 times its initial value
+ * and one that overflows to infinity. Only a squared-error loss can get
+ * that high (cross-entropy clamps its probabilities): the RNN addition
+ * task, linear output. */
+static void test_divergence_kinds(void **s) {
+    (void)s;
+    write_file("nanparam.lua",
+               "local ob = require \"optbench\"\n"
+               "return ob.suite { name = \"nanparam\", task = ob.task(\"toy\"),\n"
+               "  methods = { ob.method { label = \"nanparam\", optimizer = ob.optimizer(\"nan_param_on_step3\") } },\n"
+               "  lr = { 0.05 }, budgets = { smoke = { updates = 20, eval_every = 10 } } }\n");
+    write_file("blowup.lua",
+               "local ob = require \"optbench\"\n"
+               "return ob.suite { name = \"blowup\",\n"
+               "  task = ob.task(\"addition\", { T = 20, batch = 20, eval_sequences = 100, train_eval_sequences = 100 },\n"
+               "                 { init = { esn = { input_scale = 0.001 } } }),\n"
+               "  init = ob.init(\"esn\", { output_scale = 0.1 }),\n"
+               "  methods = { ob.method { label = \"blowup\", optimizer = ob.optimizer(\"blowup_on_step3\") },\n"
+               "              ob.method { label = \"overflow\", optimizer = ob.optimizer(\"overflow_on_step10\") } },\n"
+               "  lr = { 0.05 }, budgets = { smoke = { updates = 20, eval_every = 10 } } }\n");
+    for (int k = 0; k < 2; k++) {
+        const char *name = k ? "blowup" : "nanparam";
+        char *out = NULL;
+        /* diverged is a finished result, not a failure: exit status 0 */
+        assert_int_equal(ob_test_run(&out, "cd '%s' && OPTBENCH_PLUGIN_PATH='%s/tests/faulty-plugins' "
+                                           "'%s/optbench' run %s.lua --out %s --quiet",
+                                     tmp, ob_test_build_dir(), ob_test_build_dir(), name, name), 0);
+        assert_null(strstr(out, "did not finish"));
+        free(out);
+        assert_no_nonfinite_numbers(name);
+    }
+
+    /* the 3rd update leaves a NaN parameter: found right after it, before
+     * the loss shows it (2 updates done, at no evaluation point) */
+    json_t *np = load_cell("nanparam", "toy-nanparam-");
+    assert_non_null(np);
+    assert_string_equal(status_of(np), "diverged");
+    assert_string_equal(json_string_value(json_object_get(np, "stop_reason")),
+                        "a parameter became NaN or infinite");
+    assert_int_equal(json_integer_value(json_object_get(np, "updates_done")), 2);
+    const json_t *curve = json_object_get(np, "curve");
+    assert_int_equal(json_array_size(json_object_get(curve, "update")), 1); /* update 0 only */
+    assert_true(json_is_null(json_array_get(json_object_get(curve, "batch_loss"), 0)));
+    assert_true(json_is_null(json_array_get(json_object_get(curve, "lr"), 0)));
+    assert_true(json_is_real(json_object_get(json_object_get(np, "final"), "train_loss")));
+    json_decref(np);
+
+    /* the 3rd update multiplies the parameters by 1e4: the training loss
+     * stays finite and is found past its bound at the next evaluation */
+    json_t *bu = load_cell("blowup", "addition-blowup-");
+    assert_non_null(bu);
+    assert_string_equal(status_of(bu), "diverged");
+    assert_string_equal(json_string_value(json_object_get(bu, "stop_reason")),
+                        "the training loss exceeded 1000 times its initial value");
+    assert_int_equal(json_integer_value(json_object_get(bu, "updates_done")), 10);
+    curve = json_object_get(bu, "curve");
+    const json_t *upd = json_object_get(curve, "update"), *tl = json_object_get(curve, "train_loss");
+    assert_int_equal(json_array_size(upd), 2);
+    assert_int_equal(json_integer_value(json_array_get(upd, 1)), 10);
+    double first = json_real_value(json_array_get(tl, 0)), last = json_real_value(json_array_get(tl, 1));
+    assert_true(first > 0 && isfinite(last) && last > 1000 * first);
+    assert_true(json_real_value(json_object_get(json_object_get(bu, "final"), "train_loss")) == last);
+    json_decref(bu);
+
+    /* the 10th update leaves finite parameters whose loss on the training
+     * set overflows: found at the evaluation after it, written as null */
+    json_t *of = load_cell("blowup", "addition-overflow-");
+    assert_non_null(of);
+    assert_string_equal(status_of(of), "diverged");
+    assert_string_equal(json_string_value(json_object_get(of, "stop_reason")),
+                        "the training loss became NaN or infinite");
+    assert_int_equal(json_integer_value(json_object_get(of, "updates_done")), 10);
+    tl = json_object_get(json_object_get(of, "curve"), "train_loss");
+    assert_int_equal(json_array_size(tl), 2);
+    assert_true(json_is_real(json_array_get(tl, 0)));
+    assert_true(json_is_null(json_array_get(tl, 1)));
+    assert_true(json_is_null(json_object_get(json_object_get(of, "final"), "train_loss")));
+    json_decref(of);
+
+    /* a rerun keeps both results: a diverged cell is finished */
+    char *out = NULL;
+    assert_int_equal(ob_test_run(&out, "cd '%s' && OPTBENCH_PLUGIN_PATH='%s/tests/faulty-plugins' "
+                                       "'%s/optbench' run nanparam.lua --out nanparam",
+                                 tmp, ob_test_build_dir(), ob_test_build_dir()), 0);
+    assert_non_null(strstr(out, "already done, skipped"));
+    free(out);
 }
 
 static const char resume_suite[] =
@@ -294,15 +406,186 @@ static void test_suite_plugin_dirs_stay_inside(void **s) {
     free(out);
 }
 
+/* A budget name is part of the default output folder (results/<suite>-
+ * <budget>) and of the Slurm script: one that is not a plain folder name
+ * is refused before anything is written, with --out or without. */
+static void test_hostile_budget_name_is_refused(void **s) {
+    (void)s;
+    assert_int_equal(ob_test_run(NULL, "mkdir -p '%s/h/a/b'", tmp), 0);
+    /* as written in the Lua file, and as the message prints it */
+    const char *lua[] = {"../../x", "../../../../x", "..", "x\\nrm -rf ~"};
+    const char *shown[] = {"../../x", "../../../../x", "..", "x\nrm -rf ~"};
+    for (size_t i = 0; i < sizeof lua / sizeof lua[0]; i++) {
+        char text[2048];
+        snprintf(text, sizeof text,
+                 "local ob = require \"optbench\"\n"
+                 "return ob.suite { name = \"hostile\", task = ob.task(\"toy\"), default_budget = \"%s\",\n"
+                 "  methods = { ob.method { optimizer = ob.optimizer(\"sgd\") } }, lr = { 0.05 },\n"
+                 "  budgets = { [\"%s\"] = { updates = 5 } } }\n", lua[i], lua[i]);
+        write_file("h/a/b/hostile.lua", text);
+        for (int with_out = 0; with_out < 2; with_out++) {
+            char *out = NULL;
+            assert_int_equal(ob_test_run(&out, "cd '%s/h/a/b' && '%s/optbench' run hostile.lua%s", tmp,
+                                         ob_test_build_dir(), with_out ? " --out inside" : ""), 1);
+            char expect[256];
+            snprintf(expect, sizeof expect, "hostile.lua: budget name '%s' is not a valid folder name "
+                     "(letters, digits, '_', '-' and '.' only, not starting with '.')", shown[i]);
+            if (!strstr(out, expect)) {
+                fprintf(stderr, "expected: %s\n", expect);
+                fail();
+            }
+            free(out);
+            /* nothing written, here or above */
+            assert_int_equal(ob_test_run(&out, "cd '%s/h' && find . | sort", tmp), 0);
+            assert_string_equal(out, ".\n./a\n./a/b\n./a/b/hostile.lua\n");
+            free(out);
+        }
+    }
+    /* a suite name is checked by the suite library itself */
+    write_file("h/a/b/hostile.lua",
+               "local ob = require \"optbench\"\n"
+               "return ob.suite { name = \"../../x\", task = ob.task(\"toy\"),\n"
+               "  methods = { ob.method { optimizer = ob.optimizer(\"sgd\") } }, lr = { 0.05 },\n"
+               "  budgets = { smoke = { updates = 5 } } }\n");
+    char *out = NULL;
+    assert_int_equal(ob_test_run(&out, "cd '%s/h/a/b' && '%s/optbench' run hostile.lua", tmp,
+                                 ob_test_build_dir()), 1);
+    assert_non_null(strstr(out, "hostile.lua: suite: 'name' must be a string of letters, digits, '_' or '-'"));
+    free(out);
+    assert_int_equal(ob_test_run(&out, "cd '%s/h' && find . | sort", tmp), 0);
+    assert_string_equal(out, ".\n./a\n./a/b\n./a/b/hostile.lua\n");
+    free(out);
+}
+
+/* A method label goes into file names sanitized: '/' becomes '_', so
+ * "../../evil/x" stays one name inside DIR/cells (and logs/, state/);
+ * the result keeps the label as written. */
+static void test_label_with_slashes_stays_inside(void **s) {
+    (void)s;
+    write_file("labels.lua",
+               "local ob = require \"optbench\"\n"
+               "return ob.suite { name = \"labels\", task = ob.task(\"toy\"),\n"
+               "  methods = { ob.method { label = \"../../evil/x\", optimizer = ob.optimizer(\"sgd\") },\n"
+               "              ob.method { label = \"/..\", optimizer = ob.optimizer(\"sgd\") } },\n"
+               "  lr = { 0.05 }, budgets = { smoke = { updates = 5 } } }\n");
+    char *out = NULL;
+    assert_int_equal(ob_test_run(&out, "mkdir -p '%s/l/a/b' && cp '%s/labels.lua' '%s/l/a/b/' && "
+                                       "cd '%s/l/a/b' && '%s/optbench' run labels.lua --out res --quiet",
+                                 tmp, tmp, tmp, tmp, ob_test_build_dir()), 0);
+    free(out);
+    /* nothing outside the results folder but the suite itself */
+    assert_int_equal(ob_test_run(&out, "cd '%s/l' && find . -type f -not -path './a/b/res/*'", tmp), 0);
+    assert_string_equal(out, "./a/b/labels.lua\n");
+    free(out);
+    /* each cell's files, one name each (the 8-digit cell key masked) */
+    assert_int_equal(ob_test_run(&out, "cd '%s/l/a/b/res' && find . -type f -name 'toy-*' | "
+                                       "sed -E 's/-[0-9a-f]{8}\\./-KEY./' | sort", tmp), 0);
+    assert_string_equal(out,
+                        "./cells/toy-.._.._evil_x-sparse-lr0.05-s1-KEY.json\n"
+                        "./cells/toy-_..-sparse-lr0.05-s1-KEY.json\n"
+                        "./logs/toy-.._.._evil_x-sparse-lr0.05-s1-KEY.log\n"
+                        "./logs/toy-_..-sparse-lr0.05-s1-KEY.log\n"
+                        "./state/toy-.._.._evil_x-sparse-lr0.05-s1-KEY.spec.json\n"
+                        "./state/toy-_..-sparse-lr0.05-s1-KEY.spec.json\n");
+    free(out);
+    json_t *r = load_cell("l/a/b/res", "toy-.._.._evil_x-");
+    assert_non_null(r);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r, "cell"), "label")), "../../evil/x");
+    assert_string_equal(status_of(r), "done");
+    json_decref(r);
+}
+
+/* --out may name a new folder, an empty one or a results folder; a folder
+ * of other files (no run.json) is refused untouched, since run.json,
+ * report.md, summary.csv ... would be written among (or over) them. */
+static void test_out_dir_of_other_files_is_refused(void **s) {
+    (void)s;
+    write_file("out.lua",
+               "local ob = require \"optbench\"\n"
+               "return ob.suite { name = \"out\", task = ob.task(\"toy\"),\n"
+               "  methods = { ob.method { optimizer = ob.optimizer(\"sgd\") } },\n"
+               "  lr = { 0.05 }, budgets = { smoke = { updates = 5 } } }\n");
+    char *out = NULL;
+    assert_int_equal(ob_test_run(&out, "cd '%s' && mkdir -p notes && echo mine > notes/report.md && "
+                                       "echo mine > notes/todo.txt && '%s/optbench' run out.lua --out notes",
+                                 tmp, ob_test_build_dir()), 1);
+    assert_non_null(strstr(out, "notes is not an optbench results folder (no run.json, and it holds other "
+                                "files, such as 'todo.txt'); write to a new or empty folder with --out"));
+    free(out);
+    assert_int_equal(ob_test_run(&out, "cd '%s/notes' && ls -A && cat report.md", tmp), 0);
+    assert_string_equal(out, "report.md\ntodo.txt\nmine\n");
+    free(out);
+    /* an empty folder is used; so is a results folder, again, with a file added */
+    assert_int_equal(ob_test_run(NULL, "cd '%s' && mkdir -p empty && '%s/optbench' run out.lua --out empty --quiet",
+                                 tmp, ob_test_build_dir()), 0);
+    assert_int_equal(ob_test_run(NULL, "cd '%s' && echo mine > empty/notes.txt && "
+                                       "'%s/optbench' run out.lua --out empty --quiet && test -f empty/notes.txt",
+                                 tmp, ob_test_build_dir()), 0);
+    json_t *r = load_cell("empty", "toy-sgd-");
+    assert_non_null(r);
+    assert_string_equal(status_of(r), "done");
+    json_decref(r);
+}
+
+/* A results directory from before the rename keeps unfinished cells'
+ * checkpoints in work/: it is moved to state/ and the cell resumes; if
+ * state/ is in use already, a warning names the old folder. */
+static void test_old_work_folder_is_moved_to_state(void **s) {
+    (void)s;
+    write_file("old.lua",
+               "local ob = require \"optbench\"\n"
+               "return ob.suite { name = \"old\", task = ob.task(\"toy\"),\n"
+               "  methods = { ob.method { label = \"spin\", optimizer = ob.optimizer(\"spin_on_step3\") } },\n"
+               "  lr = { 0.05 }, budgets = { smoke = { updates = 20 } } }\n");
+    /* a checkpoint after every update: the cell spins at its 3rd with one
+     * at update 2, and is stopped by the time limit */
+    const char *run = "cd '%s' && OPTBENCH_CHECKPOINT_SECONDS=0 OPTBENCH_PLUGIN_PATH='%s/tests/faulty-plugins' "
+                      "'%s/optbench' run old.lua --out old --cell-timeout 3";
+    assert_int_equal(ob_test_run(NULL, run, tmp, ob_test_build_dir(), ob_test_build_dir()), 1);
+    /* as an older optbench left it; then with an empty state/ beside it */
+    const char *make_old[] = {"mv state work", "mv state work && mkdir state"};
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(ob_test_run(NULL, "cd '%s/old' && ls state/*.ckpt && %s", tmp, make_old[k]), 0);
+        char *out = NULL;
+        assert_int_equal(ob_test_run(&out, run, tmp, ob_test_build_dir(), ob_test_build_dir()), 1);
+        assert_non_null(strstr(out, "optbench: moved old/work (from an older optbench) to old/state\n"));
+        assert_non_null(strstr(out, "resuming from its checkpoint at update 2"));
+        free(out);
+        assert_int_equal(ob_test_run(NULL, "cd '%s/old' && test ! -e work && ls state/*.ckpt", tmp), 0);
+    }
+
+    /* both folders: work/ is left alone, with a warning */
+    write_file("old2.lua",
+               "local ob = require \"optbench\"\n"
+               "return ob.suite { name = \"old2\", task = ob.task(\"toy\"),\n"
+               "  methods = { ob.method { optimizer = ob.optimizer(\"sgd\") } },\n"
+               "  lr = { 0.05 }, budgets = { smoke = { updates = 5 } } }\n");
+    assert_int_equal(ob_test_run(NULL, "cd '%s' && '%s/optbench' run old2.lua --out old2 --quiet && "
+                                       "mkdir old2/work && touch old2/work/x.ckpt old2/state/y.ckpt",
+                                 tmp, ob_test_build_dir()), 0);
+    char *out = NULL;
+    assert_int_equal(ob_test_run(&out, "cd '%s' && '%s/optbench' run old2.lua --out old2 --quiet && "
+                                       "test -f old2/work/x.ckpt", tmp, ob_test_build_dir()), 0);
+    assert_non_null(strstr(out, "optbench: warning: old2/work is from an older optbench and is not read "
+                                "(cell state is now kept in old2/state); move its files into state/ to "
+                                "resume those cells, or delete it\n"));
+    free(out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_faulty_plugins_cost_only_their_cell),
         cmocka_unit_test(test_abort_and_memory_limit),
+        cmocka_unit_test(test_divergence_kinds),
         cmocka_unit_test(test_sigkill_and_resume_is_bitwise),
         cmocka_unit_test(test_corrupt_checkpoint_starts_over),
         cmocka_unit_test(test_second_runner_is_refused),
         cmocka_unit_test(test_sandbox_escapes),
         cmocka_unit_test(test_suite_plugin_dirs_stay_inside),
+        cmocka_unit_test(test_hostile_budget_name_is_refused),
+        cmocka_unit_test(test_label_with_slashes_stays_inside),
+        cmocka_unit_test(test_out_dir_of_other_files_is_refused),
+        cmocka_unit_test(test_old_work_folder_is_moved_to_state),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
