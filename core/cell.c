@@ -102,6 +102,7 @@ int ob_cell_prepare(const json_t *cell, const ob_plugin_registry *reg, ob_cell_p
         return ob_fail(err, OB_EINVAL, "%s: learning rate must be a number in (0, 1000)",
                        where_of(cell, "method"));
 
+    snprintf(plan->task_where, sizeof plan->task_where, "%s", where_of(cell, "task") ? where_of(cell, "task") : "");
     plan->desc = json_deep_copy(cell);
     json_object_del(plan->desc, "where");
     /* the key: description, numerics, plugin builds */

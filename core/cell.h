@@ -32,6 +32,7 @@ typedef struct ob_cell_plan {
     uint64_t start_hash; /* identifies the starting point and batch order  */
     char key_hex[17];
     char file_name[256];
+    char task_where[256]; /* the suite's file:line that declared the task    */
     uint64_t updates, eval_every, eval_train_cases, seed, suite_seed;
     double lr;
 } ob_cell_plan;

@@ -74,7 +74,11 @@ static int preflight_data(const ob_prepared *p, const ob_data_config *cfg, ob_er
         if (dup || ns == 64) continue;
         seen[ns++] = name;
         int rc = ob_task_preflight(task, cfg, err);
-        if (rc != OB_OK) return rc;
+        if (rc != OB_OK) {
+            if (err && p->plans[i].task_where[0])
+                ob_error_prefix(err, "%s: task '%s'", p->plans[i].task_where, name);
+            return rc;
+        }
     }
     return OB_OK;
 }

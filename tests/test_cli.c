@@ -178,6 +178,8 @@ static void test_missing_data(void **s) {
     int rc = ob_test_run(&out, "cd '%s' && mkdir -p empty && OPTBENCH_DATA=empty '%s/optbench' run nodata.lua --out refused",
                          tmp, ob_test_build_dir());
     assert_int_equal(rc, 1);
+    /* the suite line that declared the task, the missing file, the fix */
+    assert_non_null(strstr(out, "nodata.lua:2: task 'mnist': "));
     assert_non_null(strstr(out, "train-images-idx3-ubyte"));
     assert_non_null(strstr(out, "fetch"));
     free(out);
