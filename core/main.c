@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "compare.h"
@@ -92,7 +93,13 @@ static int cmd_run(int argc, char **argv) {
         if (!strcmp(a, "--budget") && i + 1 < argc) opt.budget = argv[++i];
         else if (!strcmp(a, "--out") && i + 1 < argc) opt.out_dir = argv[++i];
         else if (!strcmp(a, "--threads") && i + 1 < argc) {
-            if (parse_int(argv[++i], &opt.threads) != 0) return die_usage("--threads needs a number");
+            if (parse_int(argv[++i], &opt.threads) != 0 || opt.threads < 1 || opt.threads > 256)
+                return die_usage("--threads needs a number of BLAS threads per run, 1 to 256 "
+                                 "(leave it out for one per core)");
+            long cores = sysconf(_SC_NPROCESSORS_ONLN);
+            if (cores > 0 && opt.threads > cores)
+                fprintf(stderr, "optbench: warning: --threads %d is more than the %ld cores online; "
+                                "the threads will share them\n", opt.threads, cores);
         } else if ((!strcmp(a, "-j") || !strcmp(a, "--jobs")) && i + 1 < argc) {
             if (parse_int(argv[++i], &opt.jobs) != 0 || opt.jobs < 1 || opt.jobs > 64)
                 return die_usage("-j needs a number of cells at once, 1 to 64");
@@ -250,6 +257,20 @@ static int cmd_list(void) {
 int main(int argc, char **argv) {
     if (argc < 2) return die_usage(NULL);
     const char *cmd = argv[1];
+    for (int i = 2; i < argc; i++) {
+        /* `optbench run --help`: the usage, which lists every command's options */
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        /* no option takes an empty value: "" as a folder would turn every
+         * path under it into an absolute one ("/cells", "/state") */
+        if (!argv[i][0]) {
+            char m[256];
+            snprintf(m, sizeof m, "%s: argument %d is empty (an unset shell variable?)", cmd, i - 1);
+            return die_usage(m);
+        }
+    }
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "plan")) return cmd_plan(argc - 1, argv + 1);
     if (!strcmp(cmd, "cell")) return cmd_cell(argc - 1, argv + 1);

@@ -140,9 +140,12 @@ static int check_out_dir(const char *dir, ob_error *err) {
  * cells' specs and checkpoints in work/ (same file names): move it to
  * state/, or say why not. */
 static int migrate_work_dir(const char *out_dir, const char *state_dir, ob_error *err) {
-    char work_dir[4200];
+    char work_dir[4200], run_json[4200];
     snprintf(work_dir, sizeof work_dir, "%s/work", out_dir);
+    snprintf(run_json, sizeof run_json, "%s/run.json", out_dir);
     struct stat st;
+    /* only inside a results directory (an older one always has run.json) */
+    if (!out_dir[0] || stat(run_json, &st) != 0 || !S_ISREG(st.st_mode)) return OB_OK;
     if (stat(work_dir, &st) != 0 || !S_ISDIR(st.st_mode)) return OB_OK;
     if (rename(work_dir, state_dir) == 0) { /* state/ missing or empty */
         fprintf(stderr, "optbench: moved %s (from an older optbench) to %s\n", work_dir, state_dir);
@@ -318,6 +321,12 @@ int ob_run_open(const char *suite_path, const ob_run_options *opt, int take_lock
                 ob_error *err) {
     memset(run, 0, sizeof *run);
     run->lock_fd = -1;
+    /* "" would make every path absolute ("/cells", "/work"): refuse it
+     * before anything is touched */
+    if (opt->out_dir && !opt->out_dir[0])
+        return ob_fail(err, OB_EINVAL, "--out: the folder name is empty (an unset shell variable?); "
+                                       "name a new or empty folder, or leave --out out for "
+                                       "results/<suite>-<budget>");
     int rc = ob_prepare_suite(suite_path, opt->budget, &run->p, err);
     if (rc != OB_OK) return rc;
     rc = preflight_data(&run->p, &opt->data, err);

@@ -189,6 +189,22 @@ static void test_missing_data(void **s) {
     assert_true(stat(dir, &st) != 0);
 }
 
+/* Command-line values: a thread count outside 1..256 is refused with its
+ * range (0 used to mean "the default" silently); --help after a command
+ * prints the usage and exits 0. */
+static void test_command_line_values(void **s) {
+    (void)s;
+    char *out = NULL;
+    assert_int_equal(run_optbench(&out, "run nothing.lua --threads 0"), 2);
+    assert_non_null(strstr(out, "--threads needs a number of BLAS threads per run, 1 to 256"));
+    free(out);
+    assert_int_equal(run_optbench(&out, "run nothing.lua --threads 1000"), 2);
+    free(out);
+    assert_int_equal(run_optbench(&out, "plan --help"), 0);
+    assert_non_null(strstr(out, "usage: optbench <command> [options]"));
+    free(out);
+}
+
 /* A plugin compiled here from tests/out_of_tree/ with only the public
  * header, found through the suite's plugin_dirs, trains the toy task. */
 static void test_out_of_tree_plugin(void **s) {
@@ -224,6 +240,7 @@ int main(void) {
         cmocka_unit_test(test_value_out_of_range),
         cmocka_unit_test(test_lua_syntax_error),
         cmocka_unit_test(test_missing_data),
+        cmocka_unit_test(test_command_line_values),
         cmocka_unit_test(test_out_of_tree_plugin),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -515,6 +515,16 @@ static void test_out_dir_of_other_files_is_refused(void **s) {
     assert_int_equal(ob_test_run(&out, "cd '%s/notes' && ls -A && cat report.md", tmp), 0);
     assert_string_equal(out, "report.md\ntodo.txt\nmine\n");
     free(out);
+    /* an empty name (an unset shell variable) would make every path
+     * absolute: refused before anything is written or moved, even from a
+     * folder that holds a work/ of its own */
+    assert_int_equal(ob_test_run(&out, "cd '%s' && mkdir -p cwd/work && cd cwd && '%s/optbench' run ../out.lua "
+                                       "--out ''", tmp, ob_test_build_dir()), 2);
+    assert_non_null(strstr(out, "optbench: run: argument 3 is empty (an unset shell variable?)"));
+    free(out);
+    assert_int_equal(ob_test_run(&out, "cd '%s/cwd' && ls -A", tmp), 0);
+    assert_string_equal(out, "work\n");
+    free(out);
     /* an empty folder is used; so is a results folder, again, with a file added */
     assert_int_equal(ob_test_run(NULL, "cd '%s' && mkdir -p empty && '%s/optbench' run out.lua --out empty --quiet",
                                  tmp, ob_test_build_dir()), 0);
