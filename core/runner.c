@@ -161,6 +161,50 @@ static int migrate_work_dir(const char *out_dir, const char *state_dir, ob_error
                    state_dir, strerror(errno));
 }
 
+/* A results directory holds one suite at one budget: the report would
+ * otherwise average another suite's cells with this one's. */
+static int check_same_suite(const char *out_dir, const char *suite, const char *budget, ob_error *err) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/run.json", out_dir);
+    json_error_t je;
+    json_t *old = json_load_file(path, 0, &je);
+    if (!old) return OB_OK; /* new, or unreadable: rewritten below */
+    const char *os = json_string_value(json_object_get(old, "suite"));
+    const char *ob = json_string_value(json_object_get(old, "budget"));
+    int rc = OB_OK;
+    if (os && ob && (strcmp(os, suite) != 0 || strcmp(ob, budget) != 0))
+        rc = ob_fail(err, OB_EINVAL,
+                     "%s holds the results of suite '%s', budget '%s', not of suite '%s', budget "
+                     "'%s'; write to another folder with --out (one folder's report covers one suite "
+                     "at one budget)", out_dir, os, ob, suite, budget);
+    json_decref(old);
+    return rc;
+}
+
+/* Result files that are no cell of the suite as it is now (it was edited
+ * since) stay in the folder and in its report: say so. */
+static void warn_foreign_cells(const char *cells_dir, const ob_prepared *p) {
+    DIR *d = opendir(cells_dir);
+    if (!d) return;
+    size_t foreign = 0;
+    char example[256] = "";
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n < 6 || strcmp(e->d_name + n - 5, ".json") != 0) continue;
+        int ours = 0;
+        for (size_t i = 0; i < p->n && !ours; i++) ours = strcmp(p->plans[i].file_name, e->d_name) == 0;
+        if (!ours && foreign++ == 0) snprintf(example, sizeof example, "%s", e->d_name);
+    }
+    closedir(d);
+    if (foreign)
+        fprintf(stderr, "optbench: warning: %s holds %zu result%s that %s no cell of the suite as it "
+                        "is now (e.g. %s; the suite was edited since?); the report includes %s: move "
+                        "%s out of the folder to leave %s out\n",
+                cells_dir, foreign, foreign == 1 ? "" : "s", foreign == 1 ? "is" : "are", example,
+                foreign == 1 ? "it" : "them", foreign == 1 ? "it" : "them", foreign == 1 ? "it" : "them");
+}
+
 /* ---- the results directory lock -------------------------------------------- */
 
 static int lock_dir(const char *out_dir, int *fd_out, ob_error *err) {
@@ -357,6 +401,9 @@ int ob_run_open(const char *suite_path, const ob_run_options *opt, int take_lock
     if (rc == OB_OK) rc = ob_mkdirs(logs_dir, err);
     if (rc != OB_OK) goto fail;
 
+    rc = check_same_suite(run->out_dir, run->p.suite.name, run->p.suite.budget, err);
+    if (rc != OB_OK) goto fail;
+
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     run->jobs = opt->jobs > 0 ? opt->jobs : 1;
     int total_threads = opt->threads > 0 ? opt->threads : (int)(ncpu > 0 ? ncpu : 1);
@@ -390,6 +437,7 @@ int ob_run_open(const char *suite_path, const ob_run_options *opt, int take_lock
         json_decref(sp);
     }
     if (rc != OB_OK) goto fail;
+    warn_foreign_cells(cells_dir, &run->p);
     return OB_OK;
 fail:
     ob_run_close(run);

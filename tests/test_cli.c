@@ -205,6 +205,34 @@ static void test_command_line_values(void **s) {
     free(out);
 }
 
+/* One results folder holds one suite at one budget: another suite is
+ * refused; an edited suite's leftover cells are named in a warning. */
+static void test_results_folder_holds_one_suite(void **s) {
+    (void)s;
+    const char *tmpl = "local ob = require \"optbench\"\n"
+                       "return ob.suite { name = \"%s\", task = ob.task(\"toy\"),\n"
+                       "  methods = { ob.method { label = \"SGD\", optimizer = ob.optimizer(\"sgd\") } },\n"
+                       "  lr = { 0.05 }, budgets = { smoke = { updates = %d } } }\n";
+    char text[1024];
+    snprintf(text, sizeof text, tmpl, "one", 4);
+    write_suite("one.lua", text);
+    snprintf(text, sizeof text, tmpl, "two", 4);
+    write_suite("two.lua", text);
+    char *out = NULL;
+    assert_int_equal(run_optbench(NULL, "run one.lua --out shared --quiet --threads 1"), 0);
+    assert_int_equal(run_optbench(&out, "run two.lua --out shared --quiet --threads 1"), 1);
+    assert_non_null(strstr(out, "shared holds the results of suite 'one', budget 'smoke', not of suite "
+                                "'two', budget 'smoke'; write to another folder with --out"));
+    free(out);
+    /* the same suite edited (6 updates): its old cell is named */
+    snprintf(text, sizeof text, tmpl, "one", 6);
+    write_suite("one.lua", text);
+    assert_int_equal(run_optbench(&out, "run one.lua --out shared --quiet --threads 1"), 0);
+    assert_non_null(strstr(out, "optbench: warning: shared/cells holds 1 result that is no cell of the "
+                                "suite as it is now (e.g. toy-SGD-"));
+    free(out);
+}
+
 /* A plugin compiled here from tests/out_of_tree/ with only the public
  * header, found through the suite's plugin_dirs, trains the toy task. */
 static void test_out_of_tree_plugin(void **s) {
@@ -241,6 +269,7 @@ int main(void) {
         cmocka_unit_test(test_lua_syntax_error),
         cmocka_unit_test(test_missing_data),
         cmocka_unit_test(test_command_line_values),
+        cmocka_unit_test(test_results_folder_holds_one_suite),
         cmocka_unit_test(test_out_of_tree_plugin),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
