@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,19 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Ctrl-C (SIGINT) stops a cell after its current update, with a checkpoint
+ * to resume from; the runner waits for that. */
+static volatile sig_atomic_t interrupt_signal = 0;
+
+static void on_interrupt(int sig) { interrupt_signal = sig; }
+
+void ob_cell_catch_interrupt(void) {
+    struct sigaction sa = {0};
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
 }
 
 /* ---- cell preparation ------------------------------------------------------ */
@@ -528,11 +542,21 @@ int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg,
                     (unsigned long long)rs.t, (unsigned long long)T, info.loss, rate, eta);
             last_print = now;
         }
-        if (can_checkpoint && rs.t < T && now - last_ckpt >= opt->checkpoint_seconds) {
+        const int interrupted = interrupt_signal != 0;
+        int saved = 0;
+        if (can_checkpoint && rs.t < T && (now - last_ckpt >= opt->checkpoint_seconds || interrupted)) {
             ob_error cerr;
-            if (ckpt_write(opt->checkpoint_path, plan, &rs, prob, opt_state, task, curve, &cerr) != OB_OK)
-                fprintf(stderr, "optbench: warning: %s\n", cerr.msg);
+            saved = ckpt_write(opt->checkpoint_path, plan, &rs, prob, opt_state, task, curve, &cerr) == OB_OK;
+            if (!saved) fprintf(stderr, "optbench: warning: %s\n", cerr.msg);
             last_ckpt = now_s();
+        }
+        if (interrupted && rs.t < T) {
+            if (tty) fputc('\n', stderr);
+            rc = ob_fail(err, OB_EIO, "interrupted at update %llu of %llu; %s",
+                         (unsigned long long)rs.t, (unsigned long long)T,
+                         saved ? "its checkpoint is saved: rerun the same command to resume"
+                               : "no checkpoint could be saved: a rerun starts the cell over");
+            goto out;
         }
     }
     if (tty) fputc('\n', stderr);

@@ -54,6 +54,11 @@ typedef struct ob_cell_options {
  * initial value (or becomes NaN/Inf, or a parameter does). */
 #define OB_DIVERGENCE_FACTOR 1000.0
 
+/* From now on SIGINT (Ctrl-C) stops a running cell after its current
+ * update: it writes a checkpoint (where it can) and ob_cell_run fails with
+ * "interrupted at update t". The cell process calls it first thing. */
+void ob_cell_catch_interrupt(void);
+
 /* Runs the cell and returns its result document (new reference). A
  * diverged run is a result (status "diverged"), not an error; errors are
  * failures to set the cell up (data, plugin create). With a checkpoint

@@ -457,6 +457,16 @@ int ob_run_record_failure(const ob_run_cell *c, const char *status, const char *
     return write_failure(c->result, c->plan, status, reason, stderr_tail ? stderr_tail : "", err);
 }
 
+/* Ctrl-C: the cells stop after their current update with a checkpoint
+ * (cell.c); the runner forwards the signal, starts nothing new, waits for
+ * them and says how to resume. */
+static volatile sig_atomic_t run_interrupted = 0;
+
+static void on_run_interrupt(int sig) {
+    (void)sig;
+    run_interrupted = 1;
+}
+
 int ob_run_suite(const char *suite_path, const ob_run_options *opt, int *failed, ob_error *err) {
     *failed = 0;
     ob_run run;
@@ -481,7 +491,18 @@ int ob_run_suite(const char *suite_path, const ob_run_options *opt, int *failed,
     int running = 0, crashed = 0, timeouts = 0, setup_failed = 0;
     size_t next = 0;
     int tty = isatty(2);
+    struct sigaction sa = {0}, old_sa;
+    sa.sa_handler = on_run_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_sa);
+    int forwarded = 0, interrupted_cells = 0;
     while (next < n || running > 0) {
+        if (run_interrupted && !forwarded) {
+            for (int k = 0; k < jobs; k++)
+                if (kids[k].pid > 0) kill(kids[k].pid, SIGINT);
+            forwarded = 1;
+            next = n; /* start nothing new */
+        }
         /* start cells */
         while (running < jobs && next < n) {
             size_t i = next++;
@@ -573,7 +594,10 @@ int ob_run_suite(const char *suite_path, const ob_run_options *opt, int *failed,
                 setup_failed++;
                 snprintf(reason, sizeof reason, "finished without writing its result");
             }
-            if (status) {
+            if (status && forwarded && !c->timed_out && WIFEXITED(st)) {
+                /* stopped by the interrupt: its checkpoint (if any) stays for the rerun */
+                interrupted_cells++;
+            } else if (status) {
                 (*failed)++;
                 ob_error werr;
                 if (ob_run_record_failure(cell, status, reason, tail, &werr) != OB_OK)
@@ -595,7 +619,14 @@ stop:
             if (kids[k].log) fclose(kids[k].log);
         }
     free(kids);
-    if (rc == OB_OK) {
+    sigaction(SIGINT, &old_sa, NULL);
+    if (rc == OB_OK && run_interrupted) {
+        run_interrupted = 0;
+        rc = ob_fail(err, OB_EIO, "interrupted: finished cells are kept in %s; %d cell%s stopped "
+                                  "with a checkpoint and resume%s when you rerun the same command",
+                     run.out_dir, interrupted_cells, interrupted_cells == 1 ? "" : "s",
+                     interrupted_cells == 1 ? "s" : "");
+    } else if (rc == OB_OK) {
         if (*failed)
             fprintf(stderr, "optbench: %d of %zu cells did not finish: %d crashed, %d timed out, %d failed "
                             "to start (rerun the same command to retry them)\n",
@@ -614,6 +645,7 @@ stop:
 
 int ob_cell_main(const char *spec_path, const char *result_path, const char *ckpt_path,
                  size_t index, size_t total, int quiet, ob_error *err) {
+    ob_cell_catch_interrupt();
     json_error_t je;
     json_t *spec = json_load_file(spec_path, JSON_REJECT_DUPLICATES, &je);
     if (!spec) return ob_fail(err, OB_EFORMAT, "%s:%d: %s", spec_path, je.line, je.text);

@@ -280,6 +280,53 @@ static void test_sigkill_and_resume_is_bitwise(void **s) {
     json_decref(b);
 }
 
+/* Ctrl-C (SIGINT to the runner alone: it forwards it) stops the running
+ * cell after its current update with a checkpoint, records no failure,
+ * and says how to resume; the rerun resumes where it stopped. */
+static void test_interrupt_checkpoints_and_resumes(void **s) {
+    (void)s;
+    write_file("intr.lua",
+               "local ob = require \"optbench\"\n"
+               "return ob.suite { name = \"intr\", seed = 3, task = ob.task(\"toy\"),\n"
+               "  methods = { ob.method { label = \"NAG\", optimizer = ob.optimizer(\"nag\"),\n"
+               "    schedule = ob.schedule(\"sutskever2013\", { mu_max = 0.99 }) } },\n"
+               "  lr = { 0.02 }, budgets = { smoke = { updates = 20000, eval_every = 10000 } } }\n");
+    /* the periodic checkpoint is far off: the one found is the interrupt's */
+    int rc = ob_test_run(NULL,
+        "cd '%s' && (OPTBENCH_CHECKPOINT_SECONDS=100000 '%s/optbench' run intr.lua --out intr --threads 1 "
+        "> intr.log 2>&1 & echo $! > intr.pid) && "
+        "for i in $(seq 1 400); do grep -q 'update 0/20000' intr.log && break; sleep 0.05; done && "
+        "sleep 0.3 && kill -INT $(cat intr.pid) && "
+        "for i in $(seq 1 400); do kill -0 $(cat intr.pid) 2>/dev/null || break; sleep 0.05; done && "
+        "ls intr/state/*.ckpt && ! ls intr/cells/*.json",
+        tmp, ob_test_build_dir());
+    assert_int_equal(rc, 0); /* stopped: a checkpoint, no result and no failure record */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/intr.log", tmp);
+    char *log = ob_test_slurp(path, NULL);
+    assert_non_null(log);
+    const char *at = strstr(log, "optbench: error: interrupted at update ");
+    assert_non_null(at);
+    unsigned long long stopped = strtoull(at + strlen("optbench: error: interrupted at update "), NULL, 10);
+    assert_true(stopped > 0 && stopped < 20000);
+    assert_non_null(strstr(log, "of 20000; its checkpoint is saved: rerun the same command to resume"));
+    assert_non_null(strstr(log, "optbench: error: interrupted: finished cells are kept in intr; 1 cell "
+                                "stopped with a checkpoint and resumes when you rerun the same command"));
+    free(log);
+    char *out = NULL;
+    assert_int_equal(ob_test_run(&out, "cd '%s' && '%s/optbench' run intr.lua --out intr --threads 1",
+                                 tmp, ob_test_build_dir()), 0);
+    char expect[128];
+    snprintf(expect, sizeof expect, "resuming from its checkpoint at update %llu\n", stopped);
+    assert_non_null(strstr(out, expect));
+    free(out);
+    json_t *r = load_cell("intr", "toy-NAG");
+    assert_non_null(r);
+    assert_string_equal(status_of(r), "done");
+    assert_true(json_is_true(json_object_get(r, "resumed")));
+    json_decref(r);
+}
+
 /* A damaged checkpoint is ignored with a warning; the cell starts over and
  * still ends bitwise like the uninterrupted run. */
 static void test_corrupt_checkpoint_starts_over(void **s) {
@@ -588,6 +635,7 @@ int main(void) {
         cmocka_unit_test(test_abort_and_memory_limit),
         cmocka_unit_test(test_divergence_kinds),
         cmocka_unit_test(test_sigkill_and_resume_is_bitwise),
+        cmocka_unit_test(test_interrupt_checkpoints_and_resumes),
         cmocka_unit_test(test_corrupt_checkpoint_starts_over),
         cmocka_unit_test(test_second_runner_is_refused),
         cmocka_unit_test(test_sandbox_escapes),
