@@ -55,6 +55,19 @@ int ob_prepare_suite(const char *path, const char *budget, ob_prepared *p, ob_er
     for (size_t i = 0; i < p->n; i++) {
         rc = ob_cell_prepare(json_array_get(p->suite.cells, i), &p->reg, &p->plans[i], err);
         if (rc != OB_OK) goto fail;
+        /* the same cell twice would write one result file twice */
+        for (size_t j = 0; j < i; j++)
+            if (p->plans[j].key == p->plans[i].key) {
+                const json_t *d = p->plans[i].desc;
+                rc = ob_fail(err, OB_EINVAL,
+                             "%s: cells %zu and %zu are the same cell (task %s, method '%s', lr %g, "
+                             "seed %llu): a seed, learning rate or method is listed twice; remove "
+                             "the duplicate", path, j + 1, i + 1,
+                             json_string_value(json_object_get(json_object_get(d, "task"), "name")),
+                             json_string_value(json_object_get(d, "label")), p->plans[i].lr,
+                             (unsigned long long)p->plans[i].seed);
+                goto fail;
+            }
     }
     return OB_OK;
 fail:

@@ -165,6 +165,13 @@ static void test_lua_syntax_error(void **s) {
                    "bad.lua:5: unexpected symbol near '='", "a Lua syntax error");
 }
 
+static void test_duplicate_cell(void **s) {
+    (void)s;
+    expect_refusal("  seeds = { 1, 2, 1 },\n  methods = { ob.method { optimizer = ob.optimizer(\"sgd\") } },\n", "",
+                   "bad.lua: cells 1 and 3 are the same cell (task toy, method 'sgd', lr 0.05, seed 1)",
+                   "remove the duplicate");
+}
+
 static void test_missing_data(void **s) {
     (void)s;
     char text[4096];
@@ -268,6 +275,7 @@ int main(void) {
         cmocka_unit_test(test_value_out_of_range),
         cmocka_unit_test(test_lua_syntax_error),
         cmocka_unit_test(test_missing_data),
+        cmocka_unit_test(test_duplicate_cell),
         cmocka_unit_test(test_command_line_values),
         cmocka_unit_test(test_results_folder_holds_one_suite),
         cmocka_unit_test(test_out_of_tree_plugin),
