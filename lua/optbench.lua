@@ -176,6 +176,13 @@ local function check_budget(suite_name, bname, b)
   end
 end
 
+local function budget_names_of(budgets)
+  local names = {}
+  for k in pairs(budgets) do names[#names + 1] = k end
+  table.sort(names)
+  return table.concat(names, ", ")
+end
+
 local function list_of(x) if x == nil then return nil end if x.kind or x.optimizer then return { x } end return x end
 
 --- ob.suite{...} declares a suite; the suite file returns it.
@@ -204,6 +211,47 @@ function ob.suite(s)
   if type(s.budgets) ~= "table" then fail(("suite '%s': no budgets"):format(s.name), 2) end
   for bname, b in pairs(s.budgets) do check_budget(s.name, bname, b) end
   s.default_budget = s.default_budget or (s.budgets.short and "short") or next(s.budgets)
+  -- names inside override tables must name something of this suite: a typo
+  -- would otherwise be ignored silently
+  local used = { schedule = {}, optimizer = {}, task = {} }
+  for _, m in ipairs(s.methods) do
+    used.schedule[m.schedule.name] = true
+    used.optimizer[m.optimizer.name] = true
+  end
+  for _, t in ipairs(s.tasks) do used.task[t.name] = true end
+  local function known(set)
+    local names = {}
+    for k in pairs(set) do names[#names + 1] = k end
+    table.sort(names)
+    return table.concat(names, ", ")
+  end
+  for bname, b in pairs(s.budgets) do
+    for _, kind in ipairs({ "schedule", "optimizer" }) do
+      if b[kind] ~= nil and type(b[kind]) ~= "table" then
+        fail(("suite '%s': budget '%s': '%s' must map %s names to parameter tables"):format(s.name, bname, kind, kind), 2)
+      end
+      for name in pairs(b[kind] or {}) do
+        if not used[kind][name] then
+          fail(("suite '%s': budget '%s' sets parameters of %s '%s', which no method uses (the methods use: %s)")
+               :format(s.name, bname, kind, tostring(name), known(used[kind])), 2)
+        end
+      end
+    end
+  end
+  for _, m in ipairs(s.methods) do
+    for bname in pairs(m.budgets or {}) do
+      if not s.budgets[bname] then
+        fail(("suite '%s': method '%s' overrides budget '%s', which the suite does not have (it has: %s)")
+             :format(s.name, m.label, tostring(bname), budget_names_of(s.budgets)), 2)
+      end
+    end
+    for tname in pairs(m.tasks or {}) do
+      if not used.task[tname] then
+        fail(("suite '%s': method '%s' names task '%s', which is not among the suite's tasks (%s)")
+             :format(s.name, m.label, tname, known(used.task)), 2)
+      end
+    end
+  end
   s.where = where(2)
   s.is_suite = true
   return s

@@ -172,6 +172,43 @@ static void test_duplicate_cell(void **s) {
                    "remove the duplicate");
 }
 
+/* A misspelt name inside an override table is refused, not ignored. */
+static void test_override_typos(void **s) {
+    (void)s;
+    struct { const char *methods, *budgets, *expect; } cases[] = {
+        {"ob.method { optimizer = ob.optimizer(\"nag\"), schedule = ob.schedule(\"sutskever2013\") }",
+         "smoke = { updates = 5, schedule = { sutskever = { final_updates = 1 } } }",
+         "budget 'smoke' sets parameters of schedule 'sutskever', which no method uses (the methods use: "
+         "sutskever2013)"},
+        {"ob.method { optimizer = ob.optimizer(\"sgd\") }",
+         "smoke = { updates = 5, optimizer = { cm = { x = 1 } } }",
+         "budget 'smoke' sets parameters of optimizer 'cm', which no method uses (the methods use: sgd)"},
+        {"ob.method { label = \"S\", optimizer = ob.optimizer(\"sgd\"), tasks = { \"tyo\" } }",
+         "smoke = { updates = 5 }", "method 'S' names task 'tyo', which is not among the suite's tasks (toy)"},
+        {"ob.method { label = \"S\", optimizer = ob.optimizer(\"sgd\"), budgets = { smok = { updates = 2 } } }",
+         "smoke = { updates = 5 }", "method 'S' overrides budget 'smok', which the suite does not have (it has: smoke)"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char text[2048];
+        snprintf(text, sizeof text,
+                 "local ob = require \"optbench\"\n"
+                 "return ob.suite { name = \"bad\", task = ob.task(\"toy\"),\n"
+                 "  methods = { %s },\n  lr = { 0.05 }, budgets = { %s } }\n",
+                 cases[k].methods, cases[k].budgets);
+        write_suite("typo.lua", text);
+        char *out = NULL;
+        assert_int_equal(run_optbench(&out, "plan typo.lua"), 1);
+        if (!strstr(out, cases[k].expect)) {
+            fprintf(stderr, "case %zu: expected '%s' in:\n%s\n", k, cases[k].expect, out);
+            fail();
+        }
+        /* `return ob.suite {...}` is a tail call: Lua keeps no line for it,
+         * so the message names the file, the suite and the field */
+        assert_non_null(strstr(out, "optbench: error: typo.lua: suite 'bad': "));
+        free(out);
+    }
+}
+
 static void test_missing_data(void **s) {
     (void)s;
     char text[4096];
@@ -276,6 +313,7 @@ int main(void) {
         cmocka_unit_test(test_lua_syntax_error),
         cmocka_unit_test(test_missing_data),
         cmocka_unit_test(test_duplicate_cell),
+        cmocka_unit_test(test_override_typos),
         cmocka_unit_test(test_command_line_values),
         cmocka_unit_test(test_results_folder_holds_one_suite),
         cmocka_unit_test(test_out_of_tree_plugin),
