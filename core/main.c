@@ -112,7 +112,7 @@ static int cmd_run(int argc, char **argv) {
         } else if (!strcmp(a, "--quiet")) opt.quiet = 1;
         else if (a[0] == '-') {
             char m[256];
-            snprintf(m, sizeof m, "run: unknown option '%s'", a);
+            snprintf(m, sizeof m, "run: unknown option '%s' (or a missing value after it)", a);
             return die_usage(m);
         } else if (!suite) suite = a;
         else return die_usage("run: more than one suite given");
@@ -150,8 +150,12 @@ static int cmd_plan(int argc, char **argv) {
     const char *suite = NULL, *budget = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--budget") && i + 1 < argc) budget = argv[++i];
-        else if (argv[i][0] == '-') return die_usage("plan: unknown option");
-        else suite = argv[i];
+        else if (argv[i][0] == '-') {
+            char m[256];
+            snprintf(m, sizeof m, "plan: unknown option '%s' (or a missing value after it)", argv[i]);
+            return die_usage(m);
+        } else if (!suite) suite = argv[i];
+        else return die_usage("plan: more than one suite given");
     }
     if (!suite) return die_usage("plan: which suite?");
     ob_error err;

@@ -117,6 +117,20 @@ int ob_report_dir(const char *run_dir, char **markdown, ob_error *err) {
     json_t *cells;
     int rc = ob_results_read_dir(run_dir, &cells, err);
     if (rc != OB_OK) return rc;
+    /* results of another schema are readable JSON, not this report's input */
+    for (size_t i = 0; i < json_array_size(cells); i++) {
+        const json_t *c = json_array_get(cells, i);
+        json_int_t v = json_integer_value(json_object_get(c, "schema_version"));
+        if (v != OB_RESULT_SCHEMA_VERSION) {
+            rc = ob_fail(err, OB_EFORMAT, "%s/cells/%s: result schema version %lld; this optbench "
+                                          "reports version %d (report it with the optbench that "
+                                          "wrote it, or rerun its cells)", run_dir,
+                         json_string_value(json_object_get(c, "file")), (long long)v,
+                         OB_RESULT_SCHEMA_VERSION);
+            json_decref(cells);
+            return rc;
+        }
+    }
     char run_path[4200];
     snprintf(run_path, sizeof run_path, "%s/run.json", run_dir);
     json_error_t je;

@@ -277,6 +277,18 @@ static void test_results_folder_holds_one_suite(void **s) {
     free(out);
 }
 
+/* report refuses results of another schema with the file named, instead
+ * of failing inside the Lua report. */
+static void test_report_other_schema(void **s) {
+    (void)s;
+    char *out = NULL;
+    assert_int_equal(ob_test_run(NULL, "cd '%s' && mkdir -p other/cells && "
+                                       "echo '{\"schema_version\": 99}' > other/cells/x.json", tmp), 0);
+    assert_int_equal(run_optbench(&out, "report other"), 1);
+    assert_non_null(strstr(out, "other/cells/x.json: result schema version 99; this optbench reports version 1"));
+    free(out);
+}
+
 /* A plugin compiled here from tests/out_of_tree/ with only the public
  * header, found through the suite's plugin_dirs, trains the toy task. */
 static void test_out_of_tree_plugin(void **s) {
@@ -314,6 +326,7 @@ int main(void) {
         cmocka_unit_test(test_missing_data),
         cmocka_unit_test(test_duplicate_cell),
         cmocka_unit_test(test_override_typos),
+        cmocka_unit_test(test_report_other_schema),
         cmocka_unit_test(test_command_line_values),
         cmocka_unit_test(test_results_folder_holds_one_suite),
         cmocka_unit_test(test_out_of_tree_plugin),
