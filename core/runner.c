@@ -729,6 +729,26 @@ int ob_cell_estimate(const ob_cell_plan *plan, double gflops, double *seconds, d
     return OB_OK;
 }
 
+/* The plan's init column: the initializer's name, and the parameters the
+ * suite sets that differ between its cells (Table 3's scales), k=v. */
+static void init_label(const ob_prepared *p, size_t i, char *out, size_t len) {
+    const json_t *params = json_object_get(json_object_get(p->plans[i].desc, "init"), "params");
+    size_t used = (size_t)snprintf(out, len, "%s", p->plans[i].init->desc->name);
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)params, k, v) {
+        int varies = 0;
+        for (size_t j = 0; j < p->n && !varies; j++) {
+            const json_t *o = json_object_get(json_object_get(json_object_get(p->plans[j].desc, "init"),
+                                                              "params"), k);
+            varies = !o || !json_equal((json_t *)o, (json_t *)v);
+        }
+        if (varies && used < len)
+            used += (size_t)snprintf(out + used, len - used, " %s=%g", k,
+                                     json_is_number(v) ? json_number_value(v) : json_is_true(v));
+    }
+}
+
 int ob_plan_suite(const char *suite_path, const char *budget, ob_error *err) {
     ob_prepared p;
     int rc = ob_prepare_suite(suite_path, budget, &p, err);
@@ -747,9 +767,11 @@ int ob_plan_suite(const char *suite_path, const char *budget, ob_error *err) {
         total += secs;
         char eta[32];
         ob_format_duration(secs, eta, sizeof eta);
+        char init[256];
+        init_label(&p, i, init, sizeof init);
         printf("| %zu | %s | %s | %s | %s | %s | %g | %llu | %llu | %s | %.0f MiB |\n", i + 1,
                json_string_value(json_object_get(json_object_get(cell, "task"), "name")),
-               p.plans[i].init->desc->name, json_string_value(json_object_get(cell, "label")),
+               init, json_string_value(json_object_get(cell, "label")),
                p.plans[i].opt->desc->name, p.plans[i].sched->desc->name, p.plans[i].lr,
                (unsigned long long)p.plans[i].seed, (unsigned long long)p.plans[i].updates, eta, mem);
     }

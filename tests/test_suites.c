@@ -234,8 +234,8 @@ static void test_table2_paper(void **s) {
 
 /* Table 3 (SPEC §4.2, §10 #8): CURVES, NAG mu_max 0.999, sparse
  * initializations scaled by 0.25, 0.5, 1, 2, 4, each over the 6 learning
- * rates, one seed: 30 cells. The plan's init column shows only "sparse", so
- * the scales are read from the cell specs a Slurm dry run writes. */
+ * rates, one seed: 30 cells. The scales are read from the cell specs a
+ * Slurm dry run writes (the full description of each cell). */
 static void test_table3_paper(void **s) {
     (void)s;
     plan *p = malloc(sizeof *p);

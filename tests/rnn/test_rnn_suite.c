@@ -57,7 +57,7 @@ static void test_table5_plans(void **s) {
     (void)s;
     struct { const char *suite, *budget, *last; } cases[] = {
         /* 448 cells of the paper's grid + 64 of the biases column */
-        {"table5", "paper", "| 512 | mem20 | esn | CM mu0=0.995 | cm | rnn_warmup | 1e-06 | 4 | 50000 |"},
+        {"table5", "paper", "| 512 | mem20 | esn input_scale=0.1 | CM mu0=0.995 | cm | rnn_warmup | 1e-06 | 4 | 50000 |"},
         {"table5", "paper", "| biases (NAG mu0=0.9) |"},
         {"table5", "short", "| 128 |"},
         {"table5", "smoke", "| 32 |"},
