@@ -601,7 +601,9 @@ int ob_run_suite(const char *suite_path, const ob_run_options *opt, int *failed,
             } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
                 status = "failed";
                 setup_failed++;
-                snprintf(reason, sizeof reason, "exited with status %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+                snprintf(reason, sizeof reason, "exited with status %d%s", WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+                         opt->cell_memory_mb > 0 ? "; it ran under --cell-memory, which may be too small "
+                                                   "for its libraries and data (see the log)" : "");
             } else if (!ob_result_is_done(cell->result, cell->plan->key_hex)) {
                 status = "failed";
                 setup_failed++;
