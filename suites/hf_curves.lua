@@ -8,8 +8,9 @@
 --
 -- UNITS: one update is one HF iteration (his "epoch").
 -- Budgets: smoke 2 iterations on 2,000 cases; log20 20 iterations (~10 min
--- on one core); log100 100 iterations (~3.5 h on one core: ~10,000 CG
--- steps); log300 his whole run (~16 h).
+-- on one core); log100 100 iterations (~10,000 CG steps: 79 min with 2
+-- BLAS threads on a 180 GFLOP/s 2-core machine); log300 his whole run
+-- (~60,000 CG steps, several hours).
 local ob = require "optbench"
 local hf = require "hf_presets"
 
