@@ -28,6 +28,8 @@ typedef struct ob_task_cost {
     double n_params, flops_per_update, flops_per_eval_case, train_cases, test_cases;
     double data_bytes;       /* the data set in memory                      */
     double activation_bytes; /* activation and batch buffers                */
+    double peak_share;       /* the share of the sgemm peak its steps reach
+                              * (measured, docs/PERFORMANCE.md); 0: 0.7    */
 } ob_task_cost;
 
 typedef struct ob_eval {

@@ -76,6 +76,7 @@ int ob_task_validate(const json_t *desc, const char *where, ob_error *err) {
 }
 
 int ob_task_cost_of(const json_t *desc, ob_task_cost *out, ob_error *err) {
+    memset(out, 0, sizeof *out);
     const ob_task_info *info = lookup(desc, NULL, err);
     if (!info) return OB_EINVAL;
     return info->family->cost(info, desc, out, err);
