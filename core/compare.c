@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -232,11 +233,35 @@ int ob_compare_dirs(const char *base_dir, const char *new_dir, const ob_compare_
 }
 
 int ob_baseline_write(const char *run_dir, const char *baseline_dir, ob_error *err) {
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/run.json", baseline_dir);
+    struct stat st;
+    if (stat(dir, &st) == 0)
+        return ob_fail(err, OB_EINVAL, "%s is a results directory (it has run.json), not a baseline; "
+                                       "store the baseline in a new folder", baseline_dir);
+    snprintf(dir, sizeof dir, "%s/cells", baseline_dir);
+    if (stat(dir, &st) == 0)
+        return ob_fail(err, OB_EINVAL, "%s already holds a baseline; to refresh it on purpose, delete "
+                                       "it first (tools/refresh-baselines.sh does) so that no stale "
+                                       "cell stays behind", baseline_dir);
     json_t *cells;
     int rc = ob_results_read_dir(run_dir, &cells, err);
     if (rc != OB_OK) return rc;
-    char dir[4200];
-    snprintf(dir, sizeof dir, "%s/cells", baseline_dir);
+    if (json_array_size(cells) == 0) rc = ob_fail(err, OB_EINVAL, "%s has no cell results to store", run_dir);
+    size_t k;
+    json_t *c;
+    json_array_foreach(cells, k, c) {
+        const char *status = json_string_value(json_object_get(c, "status"));
+        if (rc == OB_OK && (!status || (strcmp(status, "done") != 0 && strcmp(status, "diverged") != 0)))
+            rc = ob_fail(err, OB_EINVAL, "%s/cells/%s: status '%s'; a baseline stores finished cells "
+                                         "only (done or diverged): rerun the suite until every cell "
+                                         "has finished", run_dir,
+                         json_string_value(json_object_get(c, "file")), status ? status : "?");
+    }
+    if (rc != OB_OK) {
+        json_decref(cells);
+        return rc;
+    }
     rc = ob_mkdirs(dir, err);
     size_t i;
     json_t *r;

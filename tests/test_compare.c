@@ -242,6 +242,14 @@ static void test_baseline_roundtrip(void **s) {
     assert_null(strstr(out, "\"environment\""));
     assert_non_null(strstr(out, "\"train_error\""));
     free(out);
+    /* no silent overwrite or merge: an existing baseline, a results
+     * directory as the target */
+    assert_int_equal(ob_test_run(&out, "cd '%s' && '%s/optbench' baseline base golden", tmp, ob_test_build_dir()), 1);
+    assert_non_null(strstr(out, "golden already holds a baseline; to refresh it on purpose, delete it first"));
+    free(out);
+    assert_int_equal(ob_test_run(&out, "cd '%s' && '%s/optbench' baseline golden base", tmp, ob_test_build_dir()), 1);
+    assert_non_null(strstr(out, "base is a results directory (it has run.json), not a baseline"));
+    free(out);
 }
 
 int main(void) {
