@@ -212,13 +212,53 @@ static void write_script(FILE *f, const script_params *p) {
 
 /* ---- submission ------------------------------------------------------------------------ */
 
+/* Slurm's time formats: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S; the fields
+ * after the first below 60 (hours below 24 after a day count), and not
+ * zero in all (0 would mean "no limit" on some clusters). */
+static int slurm_time_ok(const char *t) {
+    long f[4] = {0};
+    int n = 0, days = 0;
+    const char *p = t;
+    const char *dash = strchr(t, '-');
+    if (dash) {
+        char *end;
+        long d = strtol(t, &end, 10);
+        if (end != dash || end == t || d < 0 || d > 365) return 0;
+        days = 1;
+        f[n++] = d;
+        p = dash + 1;
+    }
+    while (*p) {
+        if (n == 4 || *p < '0' || *p > '9') return 0;
+        char *end;
+        f[n++] = strtol(p, &end, 10);
+        p = end;
+        if (*p == ':') {
+            p++;
+            if (!*p) return 0;
+        } else if (*p) return 0;
+    }
+    int fields = n - days; /* after the day count */
+    if (fields < 1 || fields > 3) return 0;
+    long total = 0;
+    for (int i = 0; i < n; i++) {
+        int first = i == 0;
+        int is_hours = days ? i == 1 : fields == 3 && i == 0;
+        if (!first && !is_hours && f[i] >= 60) return 0;
+        if (days && is_hours && f[i] >= 24) return 0;
+        total += f[i];
+    }
+    return total > 0;
+}
+
 static int validate(const ob_slurm_options *o, ob_error *err) {
     if (o->partition && !matches(o->partition, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.,-"))
         return ob_fail(err, OB_EINVAL, "--partition '%s': expected a partition name (letters, digits, "
                                        "'_', '.', '-', or a comma-separated list)", o->partition);
-    if (o->time && !matches(o->time, "0123456789:-"))
-        return ob_fail(err, OB_EINVAL, "--time '%s': expected a Slurm time such as 90, 4:00:00 or "
-                                       "2-00:00:00", o->time);
+    if (o->time && (!matches(o->time, "0123456789:-") || !slurm_time_ok(o->time)))
+        return ob_fail(err, OB_EINVAL, "--time '%s': expected a Slurm time such as 90 (minutes), "
+                                       "4:00:00 or 2-00:00:00, not zero, minutes and seconds below 60",
+                       o->time);
     if (o->mem) {
         size_t d = strspn(o->mem, "0123456789");
         if (d == 0 || (o->mem[d] && (strchr("KMGTkmgt", o->mem[d]) == NULL || o->mem[d + 1])))

@@ -142,12 +142,27 @@ static void test_bad_options_are_refused(void **s) {
     char args[4096], *out = NULL;
     const char *bad[][2] = {{"--mem 4X", "expected a Slurm memory size"},
                             {"--time soon", "expected a Slurm time"},
+                            {"--time 99:99:99", "expected a Slurm time"},
+                            {"--time 0", "expected a Slurm time"},
+                            {"--time 1-25:00", "expected a Slurm time"},
+                            {"--time 1:2:3:4", "expected a Slurm time"},
                             {"--partition 'a b'", "expected a partition name"}};
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(args, sizeof args, "slurm '%s/tests/suites/toy.lua' --out bad --dry-run %s",
                  ob_test_source_dir(), bad[i][0]);
         assert_int_equal(ob(&out, args), 1);
         expect_in(out, bad[i][1]);
+        free(out);
+    }
+    /* Slurm's own forms are accepted */
+    const char *good[] = {"90", "30:00", "4:00:00", "2-00:00:00", "1-12", "1-12:30"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        snprintf(args, sizeof args, "slurm '%s/tests/suites/toy.lua' --out good%zu --dry-run --time %s",
+                 ob_test_source_dir(), i, good[i]);
+        assert_int_equal(ob(&out, args), 0);
+        char line[64];
+        snprintf(line, sizeof line, "#SBATCH --time=%s\n", good[i]);
+        expect_in(out, line);
         free(out);
     }
     snprintf(args, sizeof args, "slurm '%s/tests/suites/toy.lua' --cpus 0", ob_test_source_dir());
