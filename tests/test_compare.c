@@ -13,17 +13,14 @@ static char *tmp;
 
 static int setup(void **s) {
     (void)s;
-    tmp = ob_test_mkdtemp();
-    if (!tmp) return -1;
+    if (ob_test_tmp_setup(&tmp) != 0) return -1;
     return ob_test_run(NULL, "cd '%s' && '%s/optbench' run '%s/tests/suites/toy.lua' --out base --quiet >/dev/null",
                        tmp, ob_test_build_dir(), ob_test_source_dir());
 }
 
 static int teardown(void **s) {
     (void)s;
-    ob_test_rmtree(tmp);
-    free(tmp);
-    return 0;
+    return ob_test_tmp_teardown(&tmp);
 }
 
 /* copies base to `name` and returns the path of its NAG cell file */

@@ -399,15 +399,12 @@ static char *tmp;
 
 static int setup(void **s) {
     (void)s;
-    tmp = ob_test_mkdtemp();
-    return tmp ? 0 : -1;
+    return ob_test_tmp_setup(&tmp);
 }
 
 static int teardown(void **s) {
     (void)s;
-    ob_test_rmtree(tmp);
-    free(tmp);
-    return 0;
+    return ob_test_tmp_teardown(&tmp);
 }
 
 /* `optbench report` on a copy of the committed regression baseline, which

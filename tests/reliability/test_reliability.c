@@ -16,15 +16,12 @@ static char *tmp;
 
 static int setup(void **s) {
     (void)s;
-    tmp = ob_test_mkdtemp();
-    return tmp ? 0 : -1;
+    return ob_test_tmp_setup(&tmp);
 }
 
 static int teardown(void **s) {
     (void)s;
-    ob_test_rmtree(tmp);
-    free(tmp);
-    return 0;
+    return ob_test_tmp_teardown(&tmp);
 }
 
 static void write_file(const char *name, const char *text) { ob_test_write_text(tmp, name, text); }
@@ -145,6 +142,17 @@ static void test_abort_and_memory_limit(void **s) {
  * and one that overflows to infinity. Only a squared-error loss can get
  * that high (cross-entropy clamps its probabilities): the RNN addition
  * task, linear output. */
+/* The result of cell `prefix*` in DIR: diverged, with this stop reason,
+ * after this many updates (the caller checks its curve and decrefs it). */
+static json_t *expect_diverged(const char *dir, const char *prefix, const char *reason, int updates_done) {
+    json_t *r = load_cell(dir, prefix);
+    assert_non_null(r);
+    assert_string_equal(status_of(r), "diverged");
+    assert_string_equal(json_string_value(json_object_get(r, "stop_reason")), reason);
+    assert_int_equal(json_integer_value(json_object_get(r, "updates_done")), updates_done);
+    return r;
+}
+
 static void test_divergence_kinds(void **s) {
     (void)s;
     write_file("nanparam.lua",
@@ -175,12 +183,7 @@ static void test_divergence_kinds(void **s) {
 
     /* the 3rd update leaves a NaN parameter: found right after it, before
      * the loss shows it (2 updates done, at no evaluation point) */
-    json_t *np = load_cell("nanparam", "toy-nanparam-");
-    assert_non_null(np);
-    assert_string_equal(status_of(np), "diverged");
-    assert_string_equal(json_string_value(json_object_get(np, "stop_reason")),
-                        "a parameter became NaN or infinite");
-    assert_int_equal(json_integer_value(json_object_get(np, "updates_done")), 2);
+    json_t *np = expect_diverged("nanparam", "toy-nanparam-", "a parameter became NaN or infinite", 2);
     const json_t *curve = json_object_get(np, "curve");
     assert_int_equal(json_array_size(json_object_get(curve, "update")), 1); /* update 0 only */
     assert_true(json_is_null(json_array_get(json_object_get(curve, "batch_loss"), 0)));
@@ -190,12 +193,8 @@ static void test_divergence_kinds(void **s) {
 
     /* the 3rd update multiplies the parameters by 1e4: the training loss
      * stays finite and is found past its bound at the next evaluation */
-    json_t *bu = load_cell("blowup", "addition-blowup-");
-    assert_non_null(bu);
-    assert_string_equal(status_of(bu), "diverged");
-    assert_string_equal(json_string_value(json_object_get(bu, "stop_reason")),
-                        "the training loss exceeded 1000 times its initial value");
-    assert_int_equal(json_integer_value(json_object_get(bu, "updates_done")), 10);
+    json_t *bu = expect_diverged("blowup", "addition-blowup-",
+                                 "the training loss exceeded 1000 times its initial value", 10);
     curve = json_object_get(bu, "curve");
     const json_t *upd = json_object_get(curve, "update"), *tl = json_object_get(curve, "train_loss");
     assert_int_equal(json_array_size(upd), 2);
@@ -207,12 +206,7 @@ static void test_divergence_kinds(void **s) {
 
     /* the 10th update leaves finite parameters whose loss on the training
      * set overflows: found at the evaluation after it, written as null */
-    json_t *of = load_cell("blowup", "addition-overflow-");
-    assert_non_null(of);
-    assert_string_equal(status_of(of), "diverged");
-    assert_string_equal(json_string_value(json_object_get(of, "stop_reason")),
-                        "the training loss became NaN or infinite");
-    assert_int_equal(json_integer_value(json_object_get(of, "updates_done")), 10);
+    json_t *of = expect_diverged("blowup", "addition-overflow-", "the training loss became NaN or infinite", 10);
     tl = json_object_get(json_object_get(of, "curve"), "train_loss");
     assert_int_equal(json_array_size(tl), 2);
     assert_true(json_is_real(json_array_get(tl, 0)));
@@ -618,11 +612,11 @@ static void test_old_work_folder_is_moved_to_state(void **s) {
                "  methods = { ob.method { optimizer = ob.optimizer(\"sgd\") } },\n"
                "  lr = { 0.05 }, budgets = { smoke = { updates = 5 } } }\n");
     assert_int_equal(ob_test_run(NULL, "cd '%s' && '%s/optbench' run old2.lua --out old2 --quiet && "
-                                       "mkdir old2/work && touch old2/work/x.ckpt old2/state/y.ckpt",
+                                       "cd old2 && mkdir work && touch work/x.ckpt state/y.ckpt",
                                  tmp, ob_test_build_dir()), 0);
     char *out = NULL;
     assert_int_equal(ob_test_run(&out, "cd '%s' && '%s/optbench' run old2.lua --out old2 --quiet && "
-                                       "test -f old2/work/x.ckpt", tmp, ob_test_build_dir()), 0);
+                                       "cd old2 && test -f work/x.ckpt", tmp, ob_test_build_dir()), 0);
     assert_non_null(strstr(out, "optbench: warning: old2/work is from an older optbench and is not read "
                                 "(cell state is now kept in old2/state); move its files into state/ to "
                                 "resume those cells, or delete it\n"));

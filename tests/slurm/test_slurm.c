@@ -17,8 +17,7 @@ static char *tmp;
  * else fails as it does without a controller. */
 static int setup(void **s) {
     (void)s;
-    tmp = ob_test_mkdtemp();
-    if (!tmp) return -1;
+    if (ob_test_tmp_setup(&tmp) != 0) return -1;
     char path[4096], text[4096];
     snprintf(path, sizeof path, "%s/bin", tmp);
     mkdir(path, 0755);
@@ -45,9 +44,7 @@ static int setup(void **s) {
 
 static int teardown(void **s) {
     (void)s;
-    ob_test_rmtree(tmp);
-    free(tmp);
-    return 0;
+    return ob_test_tmp_teardown(&tmp);
 }
 
 /* optbench with the fake Slurm first on PATH, in $tmp. */

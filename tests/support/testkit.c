@@ -37,6 +37,18 @@ void ob_test_rmtree(const char *dir) {
     if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", dir);
 }
 
+int ob_test_tmp_setup(char **dir) {
+    *dir = ob_test_mkdtemp();
+    return *dir ? 0 : -1;
+}
+
+int ob_test_tmp_teardown(char **dir) {
+    ob_test_rmtree(*dir);
+    free(*dir);
+    *dir = NULL;
+    return 0;
+}
+
 int ob_test_run(char **out, const char *fmt, ...) {
     char cmd[8192];
     va_list ap;

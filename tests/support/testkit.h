@@ -17,6 +17,11 @@ const char *ob_test_source_dir(void);
 char *ob_test_mkdtemp(void);
 /* rm -rf of a directory made by ob_test_mkdtemp. */
 void ob_test_rmtree(const char *dir);
+/* A cmocka group's setup and teardown of its scratch folder: *dir gets a
+ * new ob_test_mkdtemp folder (0, or -1 if none could be made); teardown
+ * removes and frees it. */
+int ob_test_tmp_setup(char **dir);
+int ob_test_tmp_teardown(char **dir);
 
 /* Runs a shell command; returns its exit status (or 128+signal) and, if out
  * is non-NULL, its combined stdout+stderr (caller frees). */
