@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "blas_kernels.h"
 #include "compare.h"
 #include "data/data_cli.h"
 #include "data/dataset.h"
@@ -259,8 +260,12 @@ static int cmd_list(void) {
 }
 
 int main(int argc, char **argv) {
+    ob_blas_choose_kernels(argv);
     if (argc < 2) return die_usage(NULL);
     const char *cmd = argv[1];
+    const char *kernel_note = ob_blas_kernel_note();
+    if (kernel_note && (!strcmp(cmd, "run") || !strcmp(cmd, "bench")))
+        fprintf(stderr, "optbench: %s\n", kernel_note);
     for (int i = 2; i < argc; i++) {
         /* `optbench run --help`: the usage, which lists every command's options */
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {

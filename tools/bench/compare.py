@@ -10,7 +10,11 @@ thread count at load time):
   tuned    torch intra-op threads = 1, OPENBLAS_NUM_THREADS = N
 torch_bench.py first checks that PyTorch's loss on the dumped weights and
 batch equals optbench's (relative tolerance 1e-4); a network that fails
-is not timed, and this script exits 1.
+is not timed, and this script exits 1. Both PyTorch configurations run
+with the OpenBLAS kernels optbench reported using (OPENBLAS_CORETYPE), so
+the two sides multiply matrices with the same code: optbench replaces
+OpenBLAS's fallback kernels on CPUs OpenBLAS does not recognize, and
+PyTorch, loading the same OpenBLAS, would otherwise keep them.
 
 Prints Markdown: the optbench table, the check results, and per network
 and optimizer the ms/update on both sides and the ratio PyTorch / optbench
@@ -46,8 +50,18 @@ def optbench_rows(text):
     return rows
 
 
-def torch_side(dump, intra, blas_threads, seconds, tasks, python):
+def optbench_kernels(text):
+    """The `OpenBLAS kernels: NAME` line of optbench bench's output."""
+    for line in text.splitlines():
+        if line.startswith("OpenBLAS kernels: "):
+            return line.split(": ", 1)[1].strip()
+    return None
+
+
+def torch_side(dump, intra, blas_threads, seconds, tasks, python, kernels):
     env = dict(os.environ)
+    if kernels:
+        env["OPENBLAS_CORETYPE"] = kernels
     env.pop("OPENBLAS_NUM_THREADS", None)
     env.pop("OMP_NUM_THREADS", None)
     if blas_threads:
@@ -77,7 +91,7 @@ def main():
                     help="interpreter with torch (Debian's python3-torch)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="optbench-compare-") as dump:
-        ob = {}
+        ob, kernels = {}, None
         for task in args.tasks.split(","):
             cmd = [os.path.join(args.build, "optbench"), "bench", "--no-hf", "--threads",
                    str(args.threads), "--seconds", str(args.seconds), "--task", task,
@@ -85,11 +99,12 @@ def main():
             out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True).stdout
             print(out)
             ob.update(optbench_rows(out))
+            kernels = kernels or optbench_kernels(out)
         configs = [("default", args.threads, None), ("tuned", 1, args.threads)]
         res, rc = {}, 0
         for name, intra, blas in configs:
             code, checks, best = torch_side(dump, intra, blas, args.seconds, args.tasks,
-                                            args.python)
+                                            args.python, kernels)
             rc |= code != 0
             res[name] = best
             if name == "default":
@@ -104,8 +119,9 @@ def main():
                 print()
         print(f"## ms/update, optbench vs PyTorch ({args.threads} cores)\n")
         print(f"default: torch intra-op {args.threads}, OPENBLAS_NUM_THREADS unset; tuned: "
-              f"intra-op 1, OPENBLAS_NUM_THREADS={args.threads}. Ratio = PyTorch ms / optbench "
-              "ms (> 1: optbench faster).\n")
+              f"intra-op 1, OPENBLAS_NUM_THREADS={args.threads}; both with "
+              f"OPENBLAS_CORETYPE={kernels}, the kernels optbench ran. Ratio = PyTorch ms / "
+              "optbench ms (> 1: optbench faster).\n")
         print("| task | optimizer | optbench | PyTorch default | PyTorch tuned | ratio vs "
               "default | ratio vs tuned |")
         print("|---|---|---|---|---|---|---|")
