@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "parallel.h"
 #include "rng.h"
 
-extern int openblas_get_num_threads(void);
 
 static double now_s(void) {
     struct timespec ts;
@@ -77,9 +77,9 @@ int ob_bench_hf(FILE *out, ob_error *err) {
         {"faces", faces, 9, OB_LOSS_SQUARED, 103500 / 20},
     };
     fprintf(out, "HF cost: one CG step (one Gauss-Newton product G v) vs one gradient, on the "
-                 "curvature chunk (synthetic inputs, 1000-row sub-batches, %d BLAS thread(s), "
+                 "curvature chunk (synthetic inputs, 1000-row sub-batches, %d thread(s), "
                  "best of 3)\n\n",
-            openblas_get_num_threads());
+            ob_par_compute_threads());
     fprintf(out, "| task | parameters | chunk cases | gradient (s) | G v (s) | G v / gradient |\n");
     fprintf(out, "|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) {

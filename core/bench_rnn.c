@@ -7,10 +7,10 @@
 
 #include "bench.h"
 #include "models/rnn.h"
+#include "parallel.h"
 #include "rng.h"
 #include "tasks/rnn_gen.h"
 
-extern int openblas_get_num_threads(void);
 
 const char *const ob_bench_rnn_names[] = {"rnn80", "rnn200", NULL};
 static const size_t lengths[] = {80, 200};
@@ -130,10 +130,10 @@ int ob_bench_rnn(const ob_plugin_registry *reg, const char *only, double seconds
     printf("## RNN updates (addition problem, %d tanh units, batch %d, linear output)\n\n",
            HIDDEN, B);
     printf("FLOP model (ob_rnn_flops_per_step): per sequence step, forward 2 (NI H + H H + H O), "
-           "backward 2 (2 H O + 2 H H + NI H); T = the batch's longest sequence. %d BLAS "
+           "backward 2 (2 H O + 2 H H + NI H); T = the batch's longest sequence. %d "
            "thread(s); measured sgemm peak %.1f GFLOP/s. The recurrent product is a 100 x 100 "
            "x 100 sgemm per step, far from sgemm's peak size.\n\n",
-           openblas_get_num_threads(), peak);
+           ob_par_compute_threads(), peak);
     printf("| task | T | parameters | optimizer | ms/update | GFLOP/s | %% of sgemm peak | eval ms "
            "per 1000 sequences | peak RSS MiB |\n");
     printf("|---|---|---|---|---|---|---|---|---|\n");

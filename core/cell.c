@@ -14,10 +14,11 @@
 #include "host_services.h"
 #include "lua_host.h"
 #include "results.h"
+#include "parallel.h"
 #include "rng.h"
 #include "task.h"
 
-extern void openblas_set_num_threads(int);
+extern int openblas_get_num_threads(void);
 
 static double now_s(void) {
     struct timespec ts;
@@ -371,6 +372,8 @@ static uint64_t params_hash(const float *x, size_t n) {
 int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg,
                     const ob_cell_options *opt, json_t **result, ob_error *err) {
     *result = NULL;
+    /* the element-wise loops get as many threads as the BLAS calls */
+    ob_par_start(openblas_get_num_threads());
     const ob_host *host = ob_host_services();
     const json_t *cell = plan->desc;
     ob_task *task = NULL;

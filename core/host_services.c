@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parallel.h"
 #include "rng.h"
 
 static unsigned long alloc_count;
@@ -56,6 +57,7 @@ static const ob_host services = {
     .scal = host_scal,
     .copy = host_copy,
     .dot = host_dot,
+    .parallel_for = ob_par_for,
 };
 
 const ob_host *ob_host_services(void) { return &services; }

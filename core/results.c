@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "parallel.h"
+
 /* OpenBLAS extensions (declared in its cblas.h on most builds; repeated
  * here for the ones some builds leave out). */
 extern char *openblas_get_config(void);
@@ -44,10 +46,14 @@ json_t *ob_environment_json(void) {
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:I, s:s}",
+    /* threads the dense math ran on: the team's (which then runs OpenBLAS
+     * on one thread per team member) or OpenBLAS's own */
+    const int team = ob_par_threads(), threads = ob_par_compute_threads();
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:I, s:s}",
                      "optbench_version", OB_VERSION, "git_hash", OB_GIT_HASH, "numerics_version",
                      OB_NUMERICS_VERSION, "compiler", OB_C_COMPILER, "build_type", OB_BUILD_TYPE,
-                     "openblas", openblas_get_config(), "blas_threads", openblas_get_num_threads(),
+                     "openblas", openblas_get_config(), "blas_threads", threads,
+                     "threads_split_by", team > 1 ? "optbench" : "openblas",
                      "cpu", cpu, "cpus_online", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN),
                      "date", date);
 }

@@ -13,6 +13,7 @@
 
 #include "cell.h"
 #include "host_services.h"
+#include "parallel.h"
 #include "plugin_host.h"
 #include "rng.h"
 #include "task.h"
@@ -29,7 +30,7 @@
 #endif
 
 static volatile int counting;
-static volatile unsigned long allocations;
+static _Atomic unsigned long allocations; /* workers' allocations count too */
 
 #if OB_COUNTING
 extern void *__libc_malloc(size_t);
@@ -119,7 +120,7 @@ static void test_first_order_steps_allocate_nothing(void **s) {
     /* the instrument itself: one allocation is seen as one */
     allocations = 0;
     counting = 1;
-    void *probe = malloc(64);
+    void *volatile probe = malloc(64); /* volatile: the pair must not be optimized away */
     counting = 0;
     assert_int_equal(allocations, 1);
     free(probe);
@@ -132,9 +133,25 @@ static void test_first_order_steps_allocate_nothing(void **s) {
     check_optimizer(curves, "nag", "sutskever2013", "{\"mu_max\": 0.99}");
 }
 
+/* The same on a two-thread team (what a cell with 2 threads runs): the
+ * split products, the parallel element-wise passes and the optimizers'
+ * host->parallel_for allocate nothing either, on any thread (the counter
+ * sees every thread's calls). */
+static void test_steps_on_a_team_allocate_nothing(void **s) {
+    (void)s;
+    if (!OB_COUNTING) skip();
+    assert_int_equal(ob_par_start(2), 0);
+    const char *curves = "{\"name\": \"curves\", \"train_cases\": 400, \"test_cases\": 100}";
+    check_optimizer(curves, "sgd", "constant", "{\"mu\": 0}");
+    check_optimizer(curves, "cm", "sutskever2013", "{\"mu_max\": 0.99}");
+    check_optimizer(curves, "nag", "sutskever2013", "{\"mu_max\": 0.99}");
+    ob_par_stop();
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_first_order_steps_allocate_nothing),
+        cmocka_unit_test(test_steps_on_a_team_allocate_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,11 +1,12 @@
 #include "autoencoder.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fastmath.h"
+#include "par_gemm.h"
+#include "parallel.h"
 
 static const char *block_names[2 * OB_AE_MAX_LAYERS] = {
     "W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4", "W5", "b5", "W6", "b6",
@@ -62,7 +63,8 @@ int ob_ae_init(ob_ae *ae, const size_t *sizes, size_t n_sizes, ob_ae_loss loss, 
                                    .n_blocks = 2 * ae->L, .blocks = ae->blocks};
 
     size_t floats = max_batch * (total_act + 4 * width);
-    ae->buf = aligned_alloc(64, ((floats * sizeof(float)) + 63) & ~(size_t)63);
+    size_t float_bytes = ((floats * sizeof(float)) + 63) & ~(size_t)63;
+    ae->buf = aligned_alloc(64, float_bytes + 2 * max_batch * sizeof(double));
     if (!ae->buf)
         return ob_fail(err, OB_ENOMEM, "autoencoder: cannot allocate %zu MiB of activations",
                        floats * sizeof(float) >> 20);
@@ -75,6 +77,8 @@ int ob_ae_init(ob_ae *ae, const size_t *sizes, size_t n_sizes, ob_ae_loss loss, 
     ae->dB = p + max_batch * width;
     ae->sqA = p + 2 * max_batch * width;
     ae->sqD = p + 3 * max_batch * width;
+    ae->row_loss = (double *)((char *)ae->buf + float_bytes);
+    ae->row_sq_err = ae->row_loss + max_batch;
     return OB_OK;
 }
 
@@ -84,18 +88,106 @@ void ob_ae_free(ob_ae *ae) {
     memset(ae, 0, sizeof *ae);
 }
 
+/* The element-wise passes run on the thread team (core/parallel.h), each
+ * split into chunks of whole rows (or, for the column sums, whole columns)
+ * of at least MIN_CHUNK_FLOATS elements; every output element is computed by
+ * one thread exactly as the one-thread loop computes it, so results do not
+ * depend on the number of threads. */
+#define MIN_CHUNK_FLOATS 8192
+
+static size_t min_rows(size_t row_len) {
+    return row_len >= MIN_CHUNK_FLOATS ? 1 : MIN_CHUNK_FLOATS / (row_len ? row_len : 1);
+}
+
+typedef struct rows_job {
+    float *A, *D;          /* B x n, in place                                 */
+    const float *b, *T;    /* bias (n), targets or outputs (B x n)            */
+    size_t n;
+    ob_activation f;
+    float c;
+} rows_job;
+
 /* A = f(A + 1 b^T), in place, B x n (models/fastmath.h: vectorizable
  * logistic and tanh within a few ulp). */
-static void bias_activate(float *A, const float *b, size_t B, size_t n, ob_activation f) {
-    for (size_t i = 0; i < B; i++) {
-        float *row = A + i * n;
-        if (f == OB_ACT_LOGISTIC)
-            for (size_t j = 0; j < n; j++) row[j] = ob_logistic_fast(row[j] + b[j]);
-        else if (f == OB_ACT_TANH)
-            for (size_t j = 0; j < n; j++) row[j] = ob_tanh_fast(row[j] + b[j]);
+OB_VECTOR_CLONES static void bias_activate_rows(void *ctx, size_t i0, size_t i1) {
+    const rows_job *j = ctx;
+    const size_t n = j->n;
+    const float *b = j->b;
+    for (size_t i = i0; i < i1; i++) {
+        float *row = j->A + i * n;
+        if (j->f == OB_ACT_LOGISTIC)
+            for (size_t k = 0; k < n; k++) row[k] = ob_logistic_fast(row[k] + b[k]);
+        else if (j->f == OB_ACT_TANH)
+            for (size_t k = 0; k < n; k++) row[k] = ob_tanh_fast(row[k] + b[k]);
         else
-            for (size_t j = 0; j < n; j++) row[j] += b[j];
+            for (size_t k = 0; k < n; k++) row[k] += b[k];
     }
+}
+
+static void bias_activate(float *A, const float *b, size_t B, size_t n, ob_activation f) {
+    rows_job j = {.A = A, .b = b, .n = n, .f = f};
+    ob_par_for(B, min_rows(n), bias_activate_rows, &j);
+}
+
+/* In place: D *= f'(Z) for the units whose outputs are A (element range). */
+OB_VECTOR_CLONES static void act_derivative_range(void *ctx, size_t i0, size_t i1) {
+    const rows_job *j = ctx;
+    float *D = j->D;
+    const float *A = j->T;
+    if (j->f == OB_ACT_LOGISTIC)
+        for (size_t i = i0; i < i1; i++) D[i] *= A[i] * (1.0f - A[i]);
+    else if (j->f == OB_ACT_TANH)
+        for (size_t i = i0; i < i1; i++) D[i] *= 1.0f - A[i] * A[i];
+}
+
+static void times_act_derivative(float *D, const float *A, size_t count, ob_activation f) {
+    if (f != OB_ACT_LOGISTIC && f != OB_ACT_TANH) return;
+    rows_job j = {.D = D, .T = A, .f = f};
+    ob_par_for(count, MIN_CHUNK_FLOATS, act_derivative_range, &j);
+}
+
+/* D = c (A - T), element range. */
+OB_VECTOR_CLONES static void scaled_diff_range(void *ctx, size_t i0, size_t i1) {
+    const rows_job *j = ctx;
+    for (size_t i = i0; i < i1; i++) j->D[i] = j->c * (j->A[i] - j->T[i]);
+}
+
+/* D *= c, element range. */
+OB_VECTOR_CLONES static void scale_range(void *ctx, size_t i0, size_t i1) {
+    const rows_job *j = ctx;
+    for (size_t i = i0; i < i1; i++) j->D[i] *= j->c;
+}
+
+/* D = c A^2 (c = 1) element range: the squares of the sq path. */
+OB_VECTOR_CLONES static void square_range(void *ctx, size_t i0, size_t i1) {
+    const rows_job *j = ctx;
+    for (size_t i = i0; i < i1; i++) j->D[i] = j->A[i] * j->A[i];
+}
+
+typedef struct colsum_job {
+    float *out;            /* n column sums, added to                         */
+    const float *M;        /* B x n                                           */
+    size_t B, n;
+    float alpha;           /* each element scaled by alpha (1: plain sums)    */
+} colsum_job;
+
+/* out[j] += sum over rows of alpha M[i][j], for columns [j0, j1), rows in
+ * order: the same sums as the row-major loop over all columns. */
+OB_VECTOR_CLONES static void colsum_cols(void *ctx, size_t j0, size_t j1) {
+    const colsum_job *c = ctx;
+    for (size_t i = 0; i < c->B; i++) {
+        const float *row = c->M + i * c->n;
+        if (c->alpha == 1.0f)
+            for (size_t j = j0; j < j1; j++) c->out[j] += row[j];
+        else
+            for (size_t j = j0; j < j1; j++) c->out[j] += c->alpha * row[j];
+    }
+}
+
+static void add_column_sums(float *out, const float *M, size_t B, size_t n, float alpha) {
+    colsum_job c = {.out = out, .M = M, .B = B, .n = n, .alpha = alpha};
+    size_t min_cols = B >= MIN_CHUNK_FLOATS ? 1 : MIN_CHUNK_FLOATS / (B ? B : 1);
+    ob_par_for(n, min_cols, colsum_cols, &c);
 }
 
 /* Forward pass of B rows; leaves A[1..L] filled. */
@@ -103,36 +195,10 @@ static void forward(ob_ae *ae, const float *theta, const float *X, size_t B) {
     const float *in = X;
     for (size_t k = 1; k <= ae->L; k++) {
         size_t nin = ae->n[k - 1], nout = ae->n[k];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)B, (blasint)nout,
-                    (blasint)nin, 1.0f, in, (blasint)nin, theta + ae->w_off[k], (blasint)nout, 0.0f,
-                    ae->A[k], (blasint)nout);
+        ob_par_sgemm(0, 0, B, nout, nin, 1.0f, in, nin, theta + ae->w_off[k], nout, 0.0f, ae->A[k], nout);
         bias_activate(ae->A[k], theta + ae->b_off[k], B, nout, ae->act[k]);
         in = ae->A[k];
     }
-}
-
-/* Per-case loss of output row y; tmp is scratch for n floats. Logistic
- * outputs: the cross-entropy from the probabilities, clamped to
- * [1e-7, 1 - 1e-7] so the log stays finite, each pixel's term in float
- * (models/fastmath.h's log: the loop vectorizes; 1 - p is exact for
- * p >= 1/2), summed in double. */
-static double row_loss(const ob_ae *ae, const float *y, const float *t, size_t n, float *tmp) {
-    double s = 0;
-    if (ae->loss == OB_LOSS_CROSS_ENTROPY) {
-        for (size_t j = 0; j < n; j++) {
-            float p = y[j];
-            p = p < 1e-7f ? 1e-7f : p;
-            p = p > 1 - 1e-7f ? 1 - 1e-7f : p;
-            tmp[j] = t[j] * ob_log_fast(p) + (1.0f - t[j]) * ob_log_fast(1.0f - p);
-        }
-        for (size_t j = 0; j < n; j++) s -= tmp[j];
-    } else {
-        for (size_t j = 0; j < n; j++) {
-            double d = (double)y[j] - t[j];
-            s += d * d;
-        }
-    }
-    return s;
 }
 
 /* dZ_L = c (y - t): logistic+CE and linear+SE are matching pairs, so the
@@ -142,12 +208,63 @@ static float out_scale(const ob_ae *ae, size_t B) {
     return (ae->loss == OB_LOSS_CROSS_ENTROPY ? 1.0f : 2.0f) / (float)B;
 }
 
-/* In place: D *= f'(Z) for the units of layer k, from their outputs A. */
-static void times_act_derivative(float *D, const float *A, size_t count, ob_activation f) {
-    if (f == OB_ACT_LOGISTIC)
-        for (size_t i = 0; i < count; i++) D[i] *= A[i] * (1.0f - A[i]);
-    else if (f == OB_ACT_TANH)
-        for (size_t i = 0; i < count; i++) D[i] *= 1.0f - A[i] * A[i];
+typedef struct loss_job {
+    const ob_ae *ae;
+    const float *Y, *X;    /* outputs and targets, B x n                      */
+    float *scratch;        /* B x n floats                                    */
+    size_t n;
+    int with_sq_err;
+} loss_job;
+
+/* Per-row losses (and squared errors) of rows [i0, i1) into ae->row_loss
+ * (and ae->row_sq_err); row i uses row i of the scratch. Logistic outputs:
+ * the cross-entropy from the probabilities, clamped to [1e-7, 1 - 1e-7] so
+ * the log stays finite, each pixel's term in float (models/fastmath.h's
+ * log: the loop vectorizes; 1 - p is exact for p >= 1/2), summed in double
+ * in pixel order. Linear outputs: the squared error, in double. */
+OB_VECTOR_CLONES static void row_losses(void *ctx, size_t i0, size_t i1) {
+    const loss_job *j = ctx;
+    const size_t n = j->n;
+    const int ce = j->ae->loss == OB_LOSS_CROSS_ENTROPY;
+    for (size_t i = i0; i < i1; i++) {
+        const float *y = j->Y + i * n, *t = j->X + i * n;
+        float *tmp = j->scratch + i * n;
+        double loss = 0;
+        if (ce) {
+            for (size_t k = 0; k < n; k++) {
+                float p = y[k];
+                p = p < 1e-7f ? 1e-7f : p;
+                p = p > 1 - 1e-7f ? 1 - 1e-7f : p;
+                tmp[k] = t[k] * ob_log_fast(p) + (1.0f - t[k]) * ob_log_fast(1.0f - p);
+            }
+            for (size_t k = 0; k < n; k++) loss -= tmp[k];
+        } else {
+            for (size_t k = 0; k < n; k++) {
+                double d = (double)y[k] - t[k];
+                loss += d * d;
+            }
+        }
+        j->ae->row_loss[i] = loss;
+        if (!j->with_sq_err) continue;
+        double s = 0;
+        for (size_t k = 0; k < n; k++) {
+            double diff = (double)y[k] - t[k];
+            s += diff * diff;
+        }
+        j->ae->row_sq_err[i] = s;
+    }
+}
+
+/* Adds the losses (and squared errors) of B output rows to *loss (and
+ * *sq_err): rows in parallel, then added one by one in row order, exactly as
+ * the one-thread loop adds them. */
+static void add_row_losses(ob_ae *ae, const float *Y, const float *X, size_t B, size_t n,
+                           double *loss, double *sq_err) {
+    loss_job j = {.ae = ae, .Y = Y, .X = X, .scratch = ae->dA, .n = n, .with_sq_err = !!sq_err};
+    ob_par_for(B, min_rows(n), row_losses, &j);
+    for (size_t i = 0; i < B; i++) *loss += ae->row_loss[i];
+    if (sq_err)
+        for (size_t i = 0; i < B; i++) *sq_err += ae->row_sq_err[i];
 }
 
 /* The backward pass of B rows whose forward pass left A[1..L] (X the input):
@@ -164,35 +281,24 @@ static void backward(ob_ae *ae, const float *theta, const float *X, size_t B, fl
         size_t nin = ae->n[k - 1], nk = ae->n[k];
         const float *Ain = k == 1 ? X : ae->A[k - 1];
         /* dW_k = A_{k-1}^T dZ_k   (nin x nk) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)nin, (blasint)nk,
-                    (blasint)B, 1.0f, Ain, (blasint)nin, dZ, (blasint)nk, beta,
-                    out + ae->w_off[k], (blasint)nk);
+        ob_par_sgemm(1, 0, nin, nk, B, 1.0f, Ain, nin, dZ, nk, beta, out + ae->w_off[k], nk);
         /* db_k = column sums of dZ_k */
         float *gb = out + ae->b_off[k];
         if (!accumulate) memset(gb, 0, nk * sizeof(float));
-        for (size_t i = 0; i < B; i++) {
-            const float *row = dZ + i * nk;
-            for (size_t j = 0; j < nk; j++) gb[j] += row[j];
-        }
+        add_column_sums(gb, dZ, B, nk, 1.0f);
         if (sq) {
             float *sa = ae->sqA, *sd = ae->sqD;
-            for (size_t i = 0; i < B * nin; i++) sa[i] = Ain[i] * Ain[i];
-            for (size_t i = 0; i < B * nk; i++) sd[i] = dZ[i] * dZ[i];
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)nin, (blasint)nk,
-                        (blasint)B, sq_alpha, sa, (blasint)nin, sd, (blasint)nk, beta,
-                        sq + ae->w_off[k], (blasint)nk);
+            rows_job ja = {.D = sa, .A = (float *)Ain}, jd = {.D = sd, .A = dZ};
+            ob_par_for(B * nin, MIN_CHUNK_FLOATS, square_range, &ja);
+            ob_par_for(B * nk, MIN_CHUNK_FLOATS, square_range, &jd);
+            ob_par_sgemm(1, 0, nin, nk, B, sq_alpha, sa, nin, sd, nk, beta, sq + ae->w_off[k], nk);
             float *sb = sq + ae->b_off[k];
             if (!accumulate) memset(sb, 0, nk * sizeof(float));
-            for (size_t i = 0; i < B; i++) {
-                const float *row = sd + i * nk;
-                for (size_t j = 0; j < nk; j++) sb[j] += sq_alpha * row[j];
-            }
+            add_column_sums(sb, sd, B, nk, sq_alpha);
         }
         if (k == 1) break;
         /* dA_{k-1} = dZ_k W_k^T   (B x nin), then through f'_{k-1} */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)B, (blasint)nin, (blasint)nk,
-                    1.0f, dZ, (blasint)nk, theta + ae->w_off[k], (blasint)nk, 0.0f, dPrev,
-                    (blasint)nin);
+        ob_par_sgemm(0, 1, B, nin, nk, 1.0f, dZ, nk, theta + ae->w_off[k], nk, 0.0f, dPrev, nin);
         times_act_derivative(dPrev, ae->A[k - 1], B * nin, ae->act[k - 1]);
         float *tmp = dZ;
         dZ = dPrev;
@@ -210,11 +316,11 @@ static double loss_grad(ob_ae *ae, const float *theta, const float *X, size_t B,
         const float *Xc = X + start * nout;
         forward(ae, theta, Xc, b);
         const float *Y = ae->A[L];
-        for (size_t i = 0; i < b; i++)
-            sum += row_loss(ae, Y + i * nout, Xc + i * nout, nout, ae->dA);
+        add_row_losses(ae, Y, Xc, b, nout, &sum, NULL);
         if (!grad) continue;
         float *dZ = ae->dA;
-        for (size_t i = 0; i < b * nout; i++) dZ[i] = c * (Y[i] - Xc[i]);
+        rows_job jd = {.D = dZ, .A = (float *)Y, .T = Xc, .c = c};
+        ob_par_for(b * nout, MIN_CHUNK_FLOATS, scaled_diff_range, &jd);
         /* dZ holds (per-case delta) / B, so the per-case squared gradient
          * mean (1/B) sum_n g_n^2 is B * sum_n (A dZ)^2 */
         backward(ae, theta, Xc, b, ae->dA, ae->dB, start > 0, grad, grad_sq, (float)B);
@@ -244,18 +350,10 @@ void ob_ae_gn_product(ob_ae *ae, const float *theta, const float *X, size_t B, c
         for (size_t k = 1; k <= L; k++) {
             size_t nin = ae->n[k - 1], nk = ae->n[k];
             const float *Ain = k == 1 ? Xc : ae->A[k - 1];
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)b, (blasint)nk,
-                        (blasint)nin, 1.0f, Ain, (blasint)nin, v + ae->w_off[k], (blasint)nk, 0.0f,
-                        Rn, (blasint)nk);
+            ob_par_sgemm(0, 0, b, nk, nin, 1.0f, Ain, nin, v + ae->w_off[k], nk, 0.0f, Rn, nk);
             if (k > 1) /* R{A_0} = 0: the input does not depend on theta */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)b, (blasint)nk,
-                            (blasint)nin, 1.0f, R, (blasint)nin, theta + ae->w_off[k], (blasint)nk,
-                            1.0f, Rn, (blasint)nk);
-            const float *vb = v + ae->b_off[k];
-            for (size_t i = 0; i < b; i++) {
-                float *row = Rn + i * nk;
-                for (size_t j = 0; j < nk; j++) row[j] += vb[j];
-            }
+                ob_par_sgemm(0, 0, b, nk, nin, 1.0f, R, nin, theta + ae->w_off[k], nk, 1.0f, Rn, nk);
+            bias_activate(Rn, v + ae->b_off[k], b, nk, OB_ACT_LINEAR);
             /* R{A_k} = f'_k R{Z_k}. At the output this is also the start of
              * the backward pass: logistic + CE has H = diag(y(1-y)), so
              * H R{Z_L} = R{Y}; linear + SE has H = 2 I, folded into c. */
@@ -264,7 +362,8 @@ void ob_ae_gn_product(ob_ae *ae, const float *theta, const float *X, size_t B, c
             R = Rn;
             Rn = tmp;
         }
-        for (size_t i = 0; i < b * d; i++) R[i] *= c;
+        rows_job js = {.D = R, .c = c};
+        ob_par_for(b * d, MIN_CHUNK_FLOATS, scale_range, &js);
         backward(ae, theta, Xc, b, R, Rn, start > 0, gv, NULL, 0.0f);
     }
 }
@@ -277,16 +376,7 @@ void ob_ae_evaluate(ob_ae *ae, const float *theta, const float *X, size_t n, dou
         size_t B = n - start < ae->max_batch ? n - start : ae->max_batch;
         const float *Xc = X + start * d;
         forward(ae, theta, Xc, B);
-        const float *Y = ae->A[ae->L];
-        for (size_t i = 0; i < B; i++) {
-            sl += row_loss(ae, Y + i * d, Xc + i * d, d, ae->dA);
-            double s = 0;
-            for (size_t j = 0; j < d; j++) {
-                double diff = (double)Y[i * d + j] - Xc[i * d + j];
-                s += diff * diff;
-            }
-            se += s;
-        }
+        add_row_losses(ae, ae->A[ae->L], Xc, B, d, &sl, &se);
     }
     if (sum_loss) *sum_loss = sl;
     if (sum_sq_err) *sum_sq_err = se;

@@ -51,6 +51,9 @@ typedef struct ob_ae {
     float *sqA, *sqD;                  /* squared activations / deltas for
                                           per-case squared gradients,
                                           B x max n_k each               */
+    double *row_loss, *row_sq_err;     /* per-row sums, max_batch each:
+                                          rows are summed in order after
+                                          a parallel pass                */
 } ob_ae;
 
 /* sizes[0..n_sizes-1]; the code layer is the narrowest interior layer. */

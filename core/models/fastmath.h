@@ -19,6 +19,18 @@
 #include <stdint.h>
 #include <string.h>
 
+/* On x86-64 with GCC, the loops over these functions are compiled three
+ * times (AVX-512, AVX2, baseline SSE2) and the loader picks the widest the
+ * CPU has (function multiversioning). The lanes compute exactly what the
+ * scalar code computes: no FMA contraction (-std=c11 turns it off, and the
+ * model sources add -ffp-contract=off), no reassociation, so every clone
+ * returns the same bits. Clang contracts differently and is left out. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define OB_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define OB_VECTOR_CLONES
+#endif
+
 /* exp(x) for x <= 0 (x below -87 is taken as -87): x = n ln 2 + r with
  * |r| <= ln 2 / 2, e^r by its degree-7 Taylor polynomial (truncation
  * r^8/8! < 6e-9), times 2^n built in the exponent bits. */

@@ -1,19 +1,16 @@
 #include "rnn.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fastmath.h"
+#include "par_gemm.h"
 
 /* C (m x n) = op(A) op(Bm) + beta C, row-major, op(A) m x k, op(Bm) k x n. */
 static void gemm(int ta, int tb, size_t m, size_t n, size_t k, const float *A, const float *Bm,
                  float beta, float *C) {
-    if (m == 0 || n == 0) return;
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (blasint)m, (blasint)n, (blasint)k, 1.0f, A, (blasint)(ta ? m : k), Bm,
-                (blasint)(tb ? k : n), beta, C, (blasint)n);
+    ob_par_sgemm(ta, tb, m, n, k, 1.0f, A, ta ? m : k, Bm, tb ? k : n, beta, C, n);
 }
 
 /* ---- sizes and buffers ------------------------------------------------------ */

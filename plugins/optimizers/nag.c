@@ -65,23 +65,43 @@ static int nag_create(const ob_host *host, const ob_problem *problem, const doub
     return OB_OK;
 }
 
+/* Both loops in chunks on the host's threads (each element on its own). */
+#define MIN_CHUNK 16384
+
+typedef struct nag_update {
+    float *theta, *v, *x;
+    const float *g;
+    float m, e;
+} nag_update;
+
+static void nag_lookahead_range(void *ctx, size_t i0, size_t i1) {
+    const nag_update *u = ctx;
+    for (size_t i = i0; i < i1; i++) u->x[i] = u->theta[i] + u->m * u->v[i];
+}
+
+static void nag_update_range(void *ctx, size_t i0, size_t i1) {
+    const nag_update *u = ctx;
+    float *theta = u->theta, *v = u->v;
+    const float *g = u->g;
+    for (size_t i = i0; i < i1; i++) {
+        v[i] = u->m * v[i] - u->e * g[i];
+        theta[i] += v[i];
+    }
+}
+
 static int nag_step(void *state, const ob_problem *problem, uint64_t t, double lr, double mu,
                     ob_step_info *info) {
     (void)t;
     nag_state *s = state;
     if (problem->n_params != s->n) return OB_EINVAL;
-    const float m = (float)mu, e = (float)lr;
-    float *theta = problem->params, *v = s->v, *x = s->x;
-    const float *g = s->g;
-    for (size_t i = 0; i < s->n; i++) x[i] = theta[i] + m * v[i];
+    nag_update u = {.theta = problem->params, .v = s->v, .x = s->x, .g = s->g,
+                    .m = (float)mu, .e = (float)lr};
+    ob_host_parallel_for(s->host, s->n, MIN_CHUNK, nag_lookahead_range, &u);
     double loss = 0;
-    int rc = problem->loss_grad(problem->ctx, x, s->g, &loss);
+    int rc = problem->loss_grad(problem->ctx, s->x, s->g, &loss);
     info->loss = loss;
     if (rc != OB_OK) return rc;
-    for (size_t i = 0; i < s->n; i++) {
-        v[i] = m * v[i] - e * g[i];
-        theta[i] += v[i];
-    }
+    ob_host_parallel_for(s->host, s->n, MIN_CHUNK, nag_update_range, &u);
     return OB_OK;
 }
 

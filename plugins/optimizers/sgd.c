@@ -47,6 +47,20 @@ static int sgd_create(const ob_host *host, const ob_problem *problem, const doub
     return OB_OK;
 }
 
+/* The update in chunks on the host's threads (each element on its own). */
+#define MIN_CHUNK 16384
+
+typedef struct sgd_update {
+    float *theta;
+    const float *g;
+    float e;
+} sgd_update;
+
+static void sgd_update_range(void *ctx, size_t i0, size_t i1) {
+    const sgd_update *u = ctx;
+    for (size_t i = i0; i < i1; i++) u->theta[i] -= u->e * u->g[i];
+}
+
 static int sgd_step(void *state, const ob_problem *problem, uint64_t t, double lr, double mu,
                     ob_step_info *info) {
     (void)t;
@@ -57,10 +71,8 @@ static int sgd_step(void *state, const ob_problem *problem, uint64_t t, double l
     int rc = problem->loss_grad(problem->ctx, problem->params, s->g, &loss);
     info->loss = loss;
     if (rc != OB_OK) return rc;
-    const float e = (float)lr;
-    float *theta = problem->params;
-    const float *g = s->g;
-    for (size_t i = 0; i < s->n; i++) theta[i] -= e * g[i];
+    sgd_update u = {.theta = problem->params, .g = s->g, .e = (float)lr};
+    ob_host_parallel_for(s->host, s->n, MIN_CHUNK, sgd_update_range, &u);
     return OB_OK;
 }
 

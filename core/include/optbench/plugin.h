@@ -136,7 +136,32 @@ typedef struct ob_host {
     void (*scal)(size_t n, float a, float *x);                  /* x *= a   */
     void (*copy)(size_t n, const float *x, float *y);           /* y = x    */
     double (*dot)(size_t n, const float *x, const float *y);    /* double accumulation */
+
+    /* Added after the first release of ABI 1: check with OB_HOST_HAS, or
+     * call ob_host_parallel_for below, which falls back to a plain loop.
+     * Runs body(ctx, begin, end) over [0, n) on the host's thread team (as
+     * many threads as the run has BLAS threads), in disjoint contiguous
+     * chunks of at least min_chunk indices, and returns when all are done.
+     * Allocates nothing, so step() may use it. A body must compute each
+     * element from its own index alone (no sums across the range): then the
+     * result does not depend on the number of threads. */
+    void (*parallel_for)(size_t n, size_t min_chunk,
+                         void (*body)(void *ctx, size_t begin, size_t end), void *ctx);
 } ob_host;
+
+/* Whether a host (built perhaps against an older header) has a field. */
+#define OB_HOST_HAS(host, field) \
+    ((host)->struct_size >= offsetof(ob_host, field) + sizeof((host)->field))
+
+/* host->parallel_for where the host has it, else the loop on this thread. */
+static inline void ob_host_parallel_for(const ob_host *host, size_t n, size_t min_chunk,
+                                        void (*body)(void *ctx, size_t begin, size_t end),
+                                        void *ctx) {
+    if (OB_HOST_HAS(host, parallel_for) && host->parallel_for)
+        host->parallel_for(n, min_chunk, body, ctx);
+    else if (n)
+        body(ctx, 0, n);
+}
 
 /* ------------------------------------------------------------------------ */
 /* The problem interface: what an optimizer sees of a task                   */

@@ -1,0 +1,25 @@
+/* par_gemm.h -- row-major sgemm split over the thread team (parallel.h).
+ *
+ * While a team of more than one thread runs, OpenBLAS itself runs on one
+ * thread (ob_par_start sets that) and each team thread multiplies its own
+ * block of rows of C: C[m0:m1, :] = alpha op(A)[m0:m1, :] op(B) + beta C.
+ * Measured on 2 cores (docs/PERFORMANCE.md) this beats OpenBLAS's own
+ * threading at the autoencoders' shapes (batch 200, layers of 6 to 2000
+ * units), and it leaves no idle BLAS thread spinning while the element-wise
+ * loops run. Every element of C is still one OpenBLAS dot product over the
+ * whole of K, so the split does not change what a block computes. */
+#ifndef OB_PAR_GEMM_H
+#define OB_PAR_GEMM_H
+
+#include <stddef.h>
+
+/* cblas_sgemm(CblasRowMajor, ...) with transposes given as 0/1. Products of
+ * fewer than OB_PAR_GEMM_MIN_MACS multiply-adds (M N K), or with M below 32, run on
+ * the calling thread alone. */
+void ob_par_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
+                  const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+                  size_t ldc);
+
+#define OB_PAR_GEMM_MIN_MACS 200000
+
+#endif

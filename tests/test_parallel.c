@@ -1,0 +1,199 @@
+/* The thread team (core/parallel.h), the row-split sgemm on it
+ * (core/par_gemm.h), and the autoencoder's step on a team. */
+#include "testkit.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/autoencoder.h"
+#include "par_gemm.h"
+#include "parallel.h"
+#include "rng.h"
+
+extern int openblas_get_num_threads(void);
+extern void openblas_set_num_threads(int);
+
+typedef struct cover {
+    atomic_int *hits;   /* per index                                      */
+    atomic_int calls;   /* bodies run                                     */
+} cover;
+
+static void mark(void *ctx, size_t i0, size_t i1) {
+    cover *c = ctx;
+    atomic_fetch_add(&c->calls, 1);
+    for (size_t i = i0; i < i1; i++) atomic_fetch_add(&c->hits[i], 1);
+}
+
+/* Every index exactly once, in at most team-size chunks, none smaller than
+ * min_chunk unless the range itself is. */
+static void check_cover(size_t n, size_t min_chunk) {
+    cover c = {.hits = calloc(n ? n : 1, sizeof(atomic_int))};
+    assert_non_null(c.hits);
+    ob_par_for(n, min_chunk, mark, &c);
+    for (size_t i = 0; i < n; i++) assert_int_equal(atomic_load(&c.hits[i]), 1);
+    int calls = atomic_load(&c.calls);
+    assert_true(calls <= ob_par_threads());
+    if (n == 0) assert_int_equal(calls, 0);
+    if (n > 0 && n < 2 * min_chunk) assert_int_equal(calls, 1); /* ran inline */
+    free(c.hits);
+}
+
+static void test_every_index_once(void **s) {
+    (void)s;
+    const int teams[] = {1, 2, 3, 5};
+    const size_t sizes[] = {0, 1, 2, 7, 64, 1000, 100003};
+    const size_t chunks[] = {1, 16, 1000, 1u << 20};
+    for (size_t t = 0; t < 4; t++) {
+        assert_int_equal(ob_par_start(teams[t]), 0);
+        assert_int_equal(ob_par_threads(), teams[t]);
+        for (size_t i = 0; i < 7; i++)
+            for (size_t k = 0; k < 4; k++) check_cover(sizes[i], chunks[k]);
+    }
+    ob_par_stop();
+    assert_int_equal(ob_par_threads(), 1);
+}
+
+/* A loop published right after the workers were created must reach them
+ * (a worker that first ran after the publication once slept through it). */
+static void test_loop_right_after_start(void **s) {
+    (void)s;
+    for (int round = 0; round < 200; round++) {
+        assert_int_equal(ob_par_start(2 + round % 3), 0);
+        check_cover(5000, 1);
+        ob_par_stop();
+    }
+}
+
+static void nested(void *ctx, size_t i0, size_t i1) {
+    cover *c = ctx;
+    /* a body that starts a loop of its own: runs inline, no deadlock */
+    ob_par_for(i1 - i0, 1, mark, &(cover){.hits = c->hits + i0});
+}
+
+static void test_nested_loop_runs_inline(void **s) {
+    (void)s;
+    assert_int_equal(ob_par_start(3), 0);
+    cover c = {.hits = calloc(3000, sizeof(atomic_int))};
+    ob_par_for(3000, 1, nested, &c);
+    for (size_t i = 0; i < 3000; i++) assert_int_equal(atomic_load(&c.hits[i]), 1);
+    free(c.hits);
+    ob_par_stop();
+}
+
+/* A team of more than one takes OpenBLAS down to one thread, and gives the
+ * count back when it stops. */
+static void test_team_owns_the_blas_threads(void **s) {
+    (void)s;
+    openblas_set_num_threads(2);
+    const int before = openblas_get_num_threads();
+    assert_int_equal(before, 2);
+    assert_int_equal(ob_par_start(2), 0);
+    assert_int_equal(openblas_get_num_threads(), 1);
+    ob_par_stop();
+    assert_int_equal(openblas_get_num_threads(), before);
+    openblas_set_num_threads(1);
+}
+
+static float draw(ob_rng *r) { return (float)(ob_rng_uniform(r) - 0.5); }
+
+/* ob_par_sgemm against a double-precision reference, every transpose
+ * combination, M around the row-block size, beta 0 and 1. Tolerance: the
+ * standard float dot-product bound, K u sum |a b| with u = 2^-24, doubled
+ * for the beta C term. */
+static void check_sgemm(int ta, int tb, size_t M, size_t N, size_t K, float beta) {
+    ob_rng r;
+    ob_rng_seed(&r, 7, M * 131 + N * 7 + K, 0);
+    float *A = malloc(M * K * sizeof(float)), *B = malloc(K * N * sizeof(float));
+    float *C = malloc(M * N * sizeof(float));
+    double *C0 = malloc(M * N * sizeof(double));
+    for (size_t i = 0; i < M * K; i++) A[i] = draw(&r);
+    for (size_t i = 0; i < K * N; i++) B[i] = draw(&r);
+    for (size_t i = 0; i < M * N; i++) C0[i] = C[i] = draw(&r);
+    const size_t lda = ta ? M : K, ldb = tb ? K : N;
+    ob_par_sgemm(ta, tb, M, N, K, 0.5f, A, lda, B, ldb, beta, C, N);
+    for (size_t m = 0; m < M; m++)
+        for (size_t n = 0; n < N; n++) {
+            double dot = 0, mag = 0;
+            for (size_t k = 0; k < K; k++) {
+                double a = ta ? A[k * lda + m] : A[m * lda + k];
+                double b = tb ? B[n * ldb + k] : B[k * ldb + n];
+                dot += a * b;
+                mag += fabs(a * b);
+            }
+            double want = 0.5 * dot + beta * C0[m * N + n];
+            double tol = 2.0 * (double)(K + 2) * 0x1p-24 * (0.5 * mag + fabs(C0[m * N + n]));
+            assert_true(fabs((double)C[m * N + n] - want) <= tol);
+        }
+    free(A);
+    free(B);
+    free(C);
+    free(C0);
+}
+
+static void test_row_split_sgemm(void **s) {
+    (void)s;
+    const size_t Ms[] = {1, 31, 100, 200, 257};
+    for (int team = 1; team <= 3; team++) {
+        assert_int_equal(ob_par_start(team), 0);
+        for (size_t i = 0; i < 5; i++)
+            for (int ta = 0; ta < 2; ta++)
+                for (int tb = 0; tb < 2; tb++) {
+                    check_sgemm(ta, tb, Ms[i], 90, 120, 0.0f);
+                    check_sgemm(ta, tb, Ms[i], 90, 120, 1.0f);
+                }
+    }
+    ob_par_stop();
+}
+
+/* The autoencoder's loss and gradient on a team of 1, 2 and 3 threads. The
+ * element-wise passes give the same bits on any team; the products, split
+ * by rows, may round differently in the last bits (as OpenBLAS's own thread
+ * counts do), so the gradient is compared with a tolerance: 1e-5 of its
+ * largest element, far below any change a bug in the split would make (a
+ * missing or doubled row block changes elements by their full size). */
+static void test_autoencoder_on_a_team(void **s) {
+    (void)s;
+    const size_t sizes[] = {784, 400, 200, 100, 50, 25, 6, 25, 50, 100, 200, 400, 784};
+    ob_ae ae;
+    assert_int_equal(ob_ae_init(&ae, sizes, 13, OB_LOSS_CROSS_ENTROPY, 200, NULL), OB_OK);
+    ob_rng r;
+    ob_rng_seed(&r, 3, 4, 0);
+    float *theta = malloc(ae.n_params * sizeof(float)), *X = malloc(300 * 784 * sizeof(float));
+    float *g[3];
+    for (size_t i = 0; i < ae.n_params; i++) theta[i] = 0.1f * draw(&r);
+    for (size_t i = 0; i < 300 * 784; i++) X[i] = (float)ob_rng_uniform(&r);
+    double loss[3];
+    for (int t = 0; t < 3; t++) {
+        g[t] = malloc(ae.n_params * sizeof(float));
+        assert_int_equal(ob_par_start(t + 1), 0);
+        /* 300 cases: a full 200-row chunk and a 100-row one */
+        loss[t] = ob_ae_loss_grad(&ae, theta, X, 300, g[t]);
+    }
+    ob_par_stop();
+    double gmax = 0;
+    for (size_t i = 0; i < ae.n_params; i++) gmax = fmax(gmax, fabs(g[0][i]));
+    assert_true(gmax > 0);
+    for (int t = 1; t < 3; t++) {
+        assert_true(fabs(loss[t] - loss[0]) <= 1e-6 * fabs(loss[0]));
+        for (size_t i = 0; i < ae.n_params; i++)
+            assert_true(fabs((double)g[t][i] - g[0][i]) <= 1e-5 * gmax);
+    }
+    for (int t = 0; t < 3; t++) free(g[t]);
+    free(theta);
+    free(X);
+    ob_ae_free(&ae);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_index_once),
+        cmocka_unit_test(test_loop_right_after_start),
+        cmocka_unit_test(test_nested_loop_runs_inline),
+        cmocka_unit_test(test_team_owns_the_blas_threads),
+        cmocka_unit_test(test_row_split_sgemm),
+        cmocka_unit_test(test_autoencoder_on_a_team),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
