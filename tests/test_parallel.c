@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "models/autoencoder.h"
+#include "models/rnn.h"
 #include "par_gemm.h"
 #include "parallel.h"
 #include "rng.h"
@@ -186,6 +187,70 @@ static void test_autoencoder_on_a_team(void **s) {
     ob_ae_free(&ae);
 }
 
+/* The RNN's recurrences run per block of 16 batch rows on the team: its
+ * loss, gradient and Gauss-Newton product (with structural damping, which
+ * has its own per-row term) on teams of 1, 2 and 3 threads. 50 sequences
+ * make 4 row blocks. Tolerance as above: the row-block products may round
+ * differently in the last bits; a wrong block would be off by its size. */
+static void test_rnn_on_a_team(void **s) {
+    (void)s;
+    enum { NI = 3, H = 20, O = 2, T = 12, B = 50 };
+    ob_rnn r;
+    assert_int_equal(ob_rnn_init(&r, NI, H, O, OB_RNN_LINEAR, 0, T, B, 1, NULL), OB_OK);
+    ob_rng g;
+    ob_rng_seed(&g, 5, 6, 0);
+    static float X[T * B * NI], Y[T * B * O], M[T * B];
+    static uint8_t E[T * B];
+    static int32_t len[B];
+    for (size_t b = 0; b < B; b++) len[b] = b == 0 ? T : 1 + (int32_t)ob_rng_below(&g, T);
+    for (size_t t = 0; t < T; t++)
+        for (size_t b = 0; b < B; b++) {
+            size_t i = t * B + b;
+            for (size_t k = 0; k < NI; k++) X[i * NI + k] = (float)ob_rng_normal(&g);
+            for (size_t k = 0; k < O; k++) Y[i * O + k] = (float)ob_rng_normal(&g);
+            M[i] = (int32_t)t < len[b] ? 1.0f : 0.0f;
+            E[i] = M[i] != 0;
+        }
+    ob_rnn_batch d = {.B = B, .T = T, .X = X, .Y = Y, .M = M, .E = E, .len = len, .version = 1};
+    const size_t n = r.n_params;
+    float *theta = malloc(n * sizeof(float)), *v = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) {
+        theta[i] = (float)(0.3 * ob_rng_normal(&g));
+        v[i] = (float)ob_rng_normal(&g);
+    }
+    float *grad[3], *gv[3];
+    double loss[3];
+    for (int t = 0; t < 3; t++) {
+        grad[t] = malloc(n * sizeof(float));
+        gv[t] = malloc(n * sizeof(float));
+        assert_int_equal(ob_par_start(t + 1), 0);
+        d.version++; /* no forward pass reused from another team */
+        loss[t] = ob_rnn_loss_grad(&r, theta, &d, grad[t]);
+        assert_int_equal(ob_rnn_gn_product(&r, theta, &d, v, 0.3, gv[t]), OB_OK);
+    }
+    ob_par_stop();
+    double gmax = 0, vmax = 0;
+    for (size_t i = 0; i < n; i++) {
+        gmax = fmax(gmax, fabs(grad[0][i]));
+        vmax = fmax(vmax, fabs(gv[0][i]));
+    }
+    assert_true(gmax > 0 && vmax > 0);
+    for (int t = 1; t < 3; t++) {
+        assert_true(fabs(loss[t] - loss[0]) <= 1e-6 * fabs(loss[0]));
+        for (size_t i = 0; i < n; i++) {
+            assert_true(fabs((double)grad[t][i] - grad[0][i]) <= 1e-5 * gmax);
+            assert_true(fabs((double)gv[t][i] - gv[0][i]) <= 1e-5 * vmax);
+        }
+    }
+    for (int t = 0; t < 3; t++) {
+        free(grad[t]);
+        free(gv[t]);
+    }
+    free(theta);
+    free(v);
+    ob_rnn_free(&r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_index_once),
@@ -194,6 +259,7 @@ int main(void) {
         cmocka_unit_test(test_team_owns_the_blas_threads),
         cmocka_unit_test(test_row_split_sgemm),
         cmocka_unit_test(test_autoencoder_on_a_team),
+        cmocka_unit_test(test_rnn_on_a_team),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 
 #include "fastmath.h"
 #include "par_gemm.h"
+#include "parallel.h"
 
 /* C (m x n) = op(A) op(Bm) + beta C, row-major, op(A) m x k, op(Bm) k x n. */
 static void gemm(int ta, int tb, size_t m, size_t n, size_t k, const float *A, const float *Bm,
@@ -109,6 +110,74 @@ static int fits(const ob_rnn *r, const ob_rnn_batch *d) {
 
 /* Fills Hs (h_{-1} = 0, then h_0..h_{T-1}) and Out, unless the last forward
  * pass was of the same batch version at the same parameters. */
+/* The recurrences through time run per block of batch rows: a sequence's
+ * hidden states depend on its own row only, so each thread of the team
+ * (core/parallel.h) takes whole blocks of ROW_BLOCK rows through every time
+ * step with no synchronisation between steps; its products are row blocks
+ * of the full ones. */
+#define ROW_BLOCK 16
+
+static size_t row_blocks(size_t B) { return (B + ROW_BLOCK - 1) / ROW_BLOCK; }
+
+typedef struct recurrence_job {
+    ob_rnn *r;
+    const float *theta;
+    const ob_rnn_batch *d;
+    float sd;
+} recurrence_job;
+
+static void block_rows(const recurrence_job *j, size_t k0, size_t k1, size_t *b0, size_t *b1) {
+    *b0 = k0 * ROW_BLOCK;
+    *b1 = k1 * ROW_BLOCK < j->d->B ? k1 * ROW_BLOCK : j->d->B;
+}
+
+/* h_t = tanh(x_t W_hx + h_{t-1} W_hh + b_h) for rows [b0, b1), all t; the
+ * x_t W_hx terms are already in place. */
+OB_VECTOR_CLONES static void forward_rows(void *ctx, size_t k0, size_t k1) {
+    const recurrence_job *j = ctx;
+    const ob_rnn *r = j->r;
+    const size_t B = j->d->B, T = j->d->T, H = r->H;
+    size_t b0, b1;
+    block_rows(j, k0, k1, &b0, &b1);
+    float *Hc = r->Hs + B * H;
+    const float *bh = j->theta + r->b_h;
+    for (size_t t = 0; t < T; t++) {
+        float *Zt = Hc + t * B * H + b0 * H;
+        if (t > 0) gemm(0, 0, b1 - b0, H, H, Zt - B * H, j->theta + r->w_hh, 1.0f, Zt);
+        for (size_t b = 0; b < b1 - b0; b++) {
+            float *row = Zt + b * H;
+            for (size_t k = 0; k < H; k++) row[k] = ob_tanh_fast(row[k] + bh[k]);
+        }
+    }
+}
+
+/* Back through time for rows [b0, b1): dh_t += dz_{t+1} W_hh^T, then
+ * dz_t = dh_t (1 - h_t^2), plus the structural-damping term when sd > 0. */
+OB_VECTOR_CLONES static void backward_rows(void *ctx, size_t k0, size_t k1) {
+    const recurrence_job *j = ctx;
+    const ob_rnn *r = j->r;
+    const ob_rnn_batch *d = j->d;
+    const size_t B = d->B, T = d->T, H = r->H;
+    const float sd = j->sd;
+    size_t b0, b1;
+    block_rows(j, k0, k1, &b0, &b1);
+    const float *Hc = r->Hs + B * H, *Whh = j->theta + r->w_hh;
+    for (size_t t = T; t-- > 0;) {
+        float *Dt = r->DH + t * B * H;
+        const float *Ht = Hc + t * B * H;
+        if (t + 1 < T) gemm(0, 1, b1 - b0, H, H, Dt + B * H + b0 * H, Whh, 1.0f, Dt + b0 * H);
+        for (size_t i = b0 * H; i < b1 * H; i++) Dt[i] *= 1.0f - Ht[i] * Ht[i];
+        if (sd > 0) {
+            const float *Rt = r->RZ + t * B * H;
+            for (size_t b = b0; b < b1; b++) {
+                if ((size_t)d->len[b] <= t) continue;
+                for (size_t k = b * H; k < (b + 1) * H; k++)
+                    Dt[k] += sd * (1.0f - Ht[k] * Ht[k]) * Rt[k];
+            }
+        }
+    }
+}
+
 static void forward(ob_rnn *r, const float *theta, const ob_rnn_batch *d) {
     if (r->seen_valid && r->seen == d && r->seen_version == d->version &&
         memcmp(r->theta_seen, theta, r->n_params * sizeof(float)) == 0)
@@ -119,17 +188,10 @@ static void forward(ob_rnn *r, const float *theta, const ob_rnn_batch *d) {
         for (size_t i = 0; i < TB; i++) memcpy(r->Out + i * O, bo, O * sizeof(float));
     } else {
         float *Hc = r->Hs + B * H; /* h_0 .. h_{T-1}: T*B rows */
-        const float *bh = theta + r->b_h;
         memset(r->Hs, 0, B * H * sizeof(float));
         gemm(0, 0, TB, H, r->NI, d->X, theta + r->w_hx, 0.0f, Hc); /* x_t W_hx, all t */
-        for (size_t t = 0; t < T; t++) {
-            float *Zt = Hc + t * B * H;
-            if (t > 0) gemm(0, 0, B, H, H, Zt - B * H, theta + r->w_hh, 1.0f, Zt);
-            for (size_t b = 0; b < B; b++) {
-                float *row = Zt + b * H;
-                for (size_t j = 0; j < H; j++) row[j] = ob_tanh_fast(row[j] + bh[j]);
-            }
-        }
+        recurrence_job job = {.r = r, .theta = theta, .d = d};
+        ob_par_for(row_blocks(B), 1, forward_rows, &job);
         gemm(0, 0, TB, O, H, Hc, theta + r->w_oh, 0.0f, r->Out);
         for (size_t i = 0; i < TB; i++)
             for (size_t k = 0; k < O; k++) r->Out[i * O + k] += bo[k];
@@ -226,24 +288,11 @@ static void backward(ob_rnn *r, const float *theta, const ob_rnn_batch *d, float
     const size_t B = d->B, T = d->T, H = r->H, O = r->O, TB = T * B;
     column_sums(r->acc, r->DOut, TB, O, g + r->b_o);
     if (r->bias_only) return;
-    const float *Hc = r->Hs + B * H, *Whh = theta + r->w_hh;
+    const float *Hc = r->Hs + B * H;
     gemm(1, 0, H, O, TB, Hc, r->DOut, 0.0f, g + r->w_oh);    /* dW_oh = H^T dO  */
     gemm(0, 1, TB, H, O, r->DOut, theta + r->w_oh, 0.0f, r->DH); /* dH = dO W_oh^T */
-    for (size_t t = T; t-- > 0;) {
-        float *Dt = r->DH + t * B * H;
-        const float *Ht = Hc + t * B * H;
-        /* dh_t += dz_{t+1} W_hh^T; dz_t = dh_t (1 - h_t^2) */
-        if (t + 1 < T) gemm(0, 1, B, H, H, Dt + B * H, Whh, 1.0f, Dt);
-        for (size_t i = 0; i < B * H; i++) Dt[i] *= 1.0f - Ht[i] * Ht[i];
-        if (sd > 0) {
-            const float *Rt = r->RZ + t * B * H;
-            for (size_t b = 0; b < B; b++) {
-                if ((size_t)d->len[b] <= t) continue;
-                for (size_t j = b * H; j < (b + 1) * H; j++)
-                    Dt[j] += sd * (1.0f - Ht[j] * Ht[j]) * Rt[j];
-            }
-        }
-    }
+    recurrence_job job = {.r = r, .theta = theta, .d = d, .sd = sd};
+    ob_par_for(row_blocks(B), 1, backward_rows, &job);
     gemm(1, 0, r->NI, H, TB, d->X, r->DH, 0.0f, g + r->w_hx); /* dW_hx = X^T dZ     */
     gemm(1, 0, H, H, TB, r->Hs, r->DH, 0.0f, g + r->w_hh);   /* dW_hh = Hprev^T dZ */
     column_sums(r->acc, r->DH, TB, H, g + r->b_h);
