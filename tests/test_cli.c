@@ -312,6 +312,22 @@ static void test_out_of_tree_plugin(void **s) {
     json_decref(r);
 }
 
+/* OPENBLAS_CORETYPE set by the user is kept: optbench replaces only the
+ * kernels OpenBLAS fell back to on its own (core/blas_kernels.h). Prescott
+ * is such a fallback, so this is the case where a user's choice and the
+ * replacement rule disagree. */
+static void test_user_blas_kernels_are_kept(void **s) {
+    (void)s;
+    char *out = NULL;
+    assert_int_equal(ob_test_run(&out, "cd '%s' && OPENBLAS_CORETYPE=Prescott '%s/optbench' bench "
+                                      "--task rnn80 --seconds 0.05 --no-hf 2>&1",
+                                 tmp, ob_test_build_dir()),
+                     0);
+    assert_non_null(strstr(out, "OpenBLAS kernels: Prescott"));
+    assert_null(strstr(out, "did not recognize"));
+    free(out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_suite_twice_is_bitwise_identical),
@@ -327,6 +343,7 @@ int main(void) {
         cmocka_unit_test(test_command_line_values),
         cmocka_unit_test(test_results_folder_holds_one_suite),
         cmocka_unit_test(test_out_of_tree_plugin),
+        cmocka_unit_test(test_user_blas_kernels_are_kept),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -22,11 +22,16 @@ and optimizer the ms/update on both sides and the ratio PyTorch / optbench
 backward runs in C++; torch_bench.py --rnn-loop also times a Python loop
 over steps, far slower.
 
+With --rounds N the three sides take turns N times and the tables give
+medians: on a shared machine speed drifts by 10-30% over minutes, and
+sides measured minutes apart would otherwise compare two machines.
+
 Usage: tools/bench/compare.py [--build build] [--threads 2] [--seconds 2]
-                              [--tasks curves,mnist,faces,rnn80,rnn200]"""
+                              [--rounds 1] [--tasks curves,mnist,faces,rnn80,rnn200]"""
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -89,49 +94,69 @@ def main():
     ap.add_argument("--tasks", default="curves,mnist,faces,rnn80,rnn200")
     ap.add_argument("--python", default="/usr/bin/python3",
                     help="interpreter with torch (Debian's python3-torch)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="alternate optbench and both PyTorch configurations this many times "
+                         "and report medians: a shared machine's speed drifts over minutes")
     args = ap.parse_args()
+    tasks = args.tasks.split(",")
     with tempfile.TemporaryDirectory(prefix="optbench-compare-") as dump:
-        ob, kernels = {}, None
-        for task in args.tasks.split(","):
-            cmd = [os.path.join(args.build, "optbench"), "bench", "--no-hf", "--threads",
-                   str(args.threads), "--seconds", str(args.seconds), "--task", task,
-                   "--dump", dump]
-            out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True).stdout
-            print(out)
-            ob.update(optbench_rows(out))
-            kernels = kernels or optbench_kernels(out)
-        configs = [("default", args.threads, None), ("tuned", 1, args.threads)]
-        res, rc = {}, 0
-        for name, intra, blas in configs:
-            code, checks, best = torch_side(dump, intra, blas, args.seconds, args.tasks,
-                                            args.python, kernels)
-            rc |= code != 0
-            res[name] = best
-            if name == "default":
-                print("## Correctness gate (PyTorch loss on optbench's weights and batch)\n")
-                print("| task | PyTorch variant | optbench loss | PyTorch loss | rel. diff | ok |")
-                print("|---|---|---|---|---|---|")
-                for c in checks:
-                    k = c["check"]
-                    print(f"| {c['task']} | {c['variant']} | {k['optbench_loss']:.9g} | "
-                          f"{k['torch_loss']:.9g} | {k['rel_diff']:.1e} | "
-                          f"{'yes' if k['ok'] else 'NO'} (rtol {k['rtol']:g}) |")
-                print()
+        kernels, rc = None, 0
+        ob = {}                               # key -> [ms per round]
+        res = {"default": {}, "tuned": {}}    # config -> key -> [(ms, variant) per round]
+        for rnd in range(args.rounds):
+            for task in tasks:
+                cmd = [os.path.join(args.build, "optbench"), "bench", "--no-hf", "--threads",
+                       str(args.threads), "--seconds", str(args.seconds), "--task", task]
+                if rnd == 0:
+                    cmd += ["--dump", dump]
+                out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True).stdout
+                if rnd == 0:
+                    print(out)
+                for key, ms in optbench_rows(out).items():
+                    ob.setdefault(key, []).append(ms)
+                kernels = kernels or optbench_kernels(out)
+            configs = [("default", args.threads, None), ("tuned", 1, args.threads)]
+            for name, intra, blas in configs:
+                code, checks, best = torch_side(dump, intra, blas, args.seconds, args.tasks,
+                                                args.python, kernels)
+                rc |= code != 0
+                for key, v in best.items():
+                    res[name].setdefault(key, []).append(v)
+                if name == "default" and rnd == 0:
+                    print_checks(checks)
         print(f"## ms/update, optbench vs PyTorch ({args.threads} cores)\n")
         print(f"default: torch intra-op {args.threads}, OPENBLAS_NUM_THREADS unset; tuned: "
               f"intra-op 1, OPENBLAS_NUM_THREADS={args.threads}; both with "
-              f"OPENBLAS_CORETYPE={kernels}, the kernels optbench ran. Ratio = PyTorch ms / "
-              "optbench ms (> 1: optbench faster).\n")
+              f"OPENBLAS_CORETYPE={kernels}, the kernels optbench ran. {args.rounds} round(s), "
+              "each optbench then both PyTorch configurations; the medians over rounds. Ratio = "
+              "PyTorch ms / optbench ms (> 1: optbench faster); the range is over the rounds' "
+              "own ratios.\n")
         print("| task | optimizer | optbench | PyTorch default | PyTorch tuned | ratio vs "
-              "default | ratio vs tuned |")
-        print("|---|---|---|---|---|---|---|")
-        for key, ms in ob.items():
+              "default | ratio vs tuned | range vs tuned |")
+        print("|---|---|---|---|---|---|---|---|")
+        for key, mss in ob.items():
             d, t = res["default"].get(key), res["tuned"].get(key)
-            if not d or not t:
+            if not d or not t or len(d) != len(mss) or len(t) != len(mss):
                 continue
-            print(f"| {key[0]} | {key[1]} | {ms:.2f} | {d[0]:.2f} ({d[1]}) | {t[0]:.2f} ({t[1]}) "
-                  f"| {d[0] / ms:.2f} | {t[0] / ms:.2f} |")
+            m, dm, tm = (statistics.median(mss), statistics.median(x[0] for x in d),
+                         statistics.median(x[0] for x in t))
+            per_round = [tt[0] / o for tt, o in zip(t, mss)]
+            print(f"| {key[0]} | {key[1]} | {m:.2f} | {dm:.2f} ({d[0][1]}) | {tm:.2f} "
+                  f"({t[0][1]}) | {dm / m:.2f} | {tm / m:.2f} | {min(per_round):.2f}-"
+                  f"{max(per_round):.2f} |")
         return rc
+
+
+def print_checks(checks):
+    print("## Correctness gate (PyTorch loss on optbench's weights and batch)\n")
+    print("| task | PyTorch variant | optbench loss | PyTorch loss | rel. diff | ok |")
+    print("|---|---|---|---|---|---|")
+    for c in checks:
+        k = c["check"]
+        print(f"| {c['task']} | {c['variant']} | {k['optbench_loss']:.9g} | "
+              f"{k['torch_loss']:.9g} | {k['rel_diff']:.1e} | "
+              f"{'yes' if k['ok'] else 'NO'} (rtol {k['rtol']:g}) |")
+    print()
 
 
 if __name__ == "__main__":
