@@ -372,7 +372,8 @@ static uint64_t params_hash(const float *x, size_t n) {
 int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg,
                     const ob_cell_options *opt, json_t **result, ob_error *err) {
     *result = NULL;
-    /* the element-wise loops get as many threads as the BLAS calls */
+    /* the step's products and loops run on a team of as many threads as
+     * the cell was given (OPENBLAS_NUM_THREADS, set by the runner) */
     ob_par_start(openblas_get_num_threads());
     const ob_host *host = ob_host_services();
     const json_t *cell = plan->desc;

@@ -13,10 +13,10 @@ typedef struct gemm_job {
 } gemm_job;
 
 /* Threads get whole blocks of BLOCK_ROWS rows, so that each thread's part
- * starts on a boundary of OpenBLAS's register tiles (16 rows or a divisor of
- * 16 in its x86-64 kernels). Results can still differ in the last bits from OpenBLAS's own
- * blocking of the whole product (which tiles a tile-sized edge differently),
- * as they differ between OpenBLAS's own thread counts. */
+ * starts on a boundary of OpenBLAS's register tiles (16 rows, or a divisor
+ * of 16, in its x86-64 kernels). Results can still differ in the last bits
+ * from OpenBLAS's own blocking of the whole product (which places its
+ * blocks elsewhere), as they differ between OpenBLAS's own thread counts. */
 #define BLOCK_ROWS 16
 
 /* Rows [m0, m1) of C. Row m of op(A) is row m of A, or column m of A when

@@ -54,8 +54,9 @@ static void *worker_main(void *arg) {
             }
             pthread_mutex_lock(&T.lock);
             atomic_fetch_add(&T.sleepers, 1);
-            while (atomic_load_explicit(&T.generation, memory_order_acquire) == seen)
-                pthread_cond_wait(&T.wake, &T.lock);
+            /* seq_cst with publish()'s: either it sees this sleeper or this
+             * check sees its new generation */
+            while (atomic_load(&T.generation) == seen) pthread_cond_wait(&T.wake, &T.lock);
             atomic_fetch_sub(&T.sleepers, 1);
             pthread_mutex_unlock(&T.lock);
             spins = 0;
@@ -72,7 +73,7 @@ static void *worker_main(void *arg) {
 
 /* Wakes every worker: a new generation is published. */
 static void publish(void) {
-    atomic_fetch_add_explicit(&T.generation, 1, memory_order_acq_rel);
+    atomic_fetch_add(&T.generation, 1);
     if (atomic_load(&T.sleepers) > 0) {
         pthread_mutex_lock(&T.lock);
         pthread_cond_broadcast(&T.wake);

@@ -158,7 +158,7 @@ OB_VECTOR_CLONES static void scale_range(void *ctx, size_t i0, size_t i1) {
     for (size_t i = i0; i < i1; i++) j->D[i] *= j->c;
 }
 
-/* D = c A^2 (c = 1) element range: the squares of the sq path. */
+/* D = A^2, element range: the squares of the sq path. */
 OB_VECTOR_CLONES static void square_range(void *ctx, size_t i0, size_t i1) {
     const rows_job *j = ctx;
     for (size_t i = i0; i < i1; i++) j->D[i] = j->A[i] * j->A[i];
@@ -195,7 +195,8 @@ static void forward(ob_ae *ae, const float *theta, const float *X, size_t B) {
     const float *in = X;
     for (size_t k = 1; k <= ae->L; k++) {
         size_t nin = ae->n[k - 1], nout = ae->n[k];
-        ob_par_sgemm(0, 0, B, nout, nin, 1.0f, in, nin, theta + ae->w_off[k], nout, 0.0f, ae->A[k], nout);
+        ob_par_sgemm(0, 0, B, nout, nin, 1.0f, in, nin, theta + ae->w_off[k], nout, 0.0f, ae->A[k],
+                     nout);
         bias_activate(ae->A[k], theta + ae->b_off[k], B, nout, ae->act[k]);
         in = ae->A[k];
     }
@@ -352,7 +353,8 @@ void ob_ae_gn_product(ob_ae *ae, const float *theta, const float *X, size_t B, c
             const float *Ain = k == 1 ? Xc : ae->A[k - 1];
             ob_par_sgemm(0, 0, b, nk, nin, 1.0f, Ain, nin, v + ae->w_off[k], nk, 0.0f, Rn, nk);
             if (k > 1) /* R{A_0} = 0: the input does not depend on theta */
-                ob_par_sgemm(0, 0, b, nk, nin, 1.0f, R, nin, theta + ae->w_off[k], nk, 1.0f, Rn, nk);
+                ob_par_sgemm(0, 0, b, nk, nin, 1.0f, R, nin, theta + ae->w_off[k], nk, 1.0f, Rn,
+                             nk);
             bias_activate(Rn, v + ae->b_off[k], b, nk, OB_ACT_LINEAR);
             /* R{A_k} = f'_k R{Z_k}. At the output this is also the start of
              * the backward pass: logistic + CE has H = diag(y(1-y)), so
