@@ -63,8 +63,10 @@ int ob_ae_init(ob_ae *ae, const size_t *sizes, size_t n_sizes, ob_ae_loss loss, 
                                    .n_blocks = 2 * ae->L, .blocks = ae->blocks};
 
     size_t floats = max_batch * (total_act + 4 * width);
-    size_t float_bytes = ((floats * sizeof(float)) + 63) & ~(size_t)63;
-    ae->buf = aligned_alloc(64, float_bytes + 2 * max_batch * sizeof(double));
+    /* aligned_alloc wants a multiple of the alignment */
+    const size_t float_bytes = ((floats * sizeof(float)) + 63) & ~(size_t)63;
+    const size_t bytes = (float_bytes + 2 * max_batch * sizeof(double) + 63) & ~(size_t)63;
+    ae->buf = aligned_alloc(64, bytes);
     if (!ae->buf)
         return ob_fail(err, OB_ENOMEM, "autoencoder: cannot allocate %zu MiB of activations",
                        floats * sizeof(float) >> 20);
