@@ -243,8 +243,24 @@ int ob_bench_main(int argc, char **argv) {
     double seconds = 2.0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--task") && i + 1 < argc) only = argv[++i];
-        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (end == argv[i] || *end || v < 1 || v > 256) {
+                fprintf(stderr, "optbench: bench: --threads needs a number of threads, 1 to 256 "
+                                "(got '%s')\n", argv[i]);
+                return 2;
+            }
+            threads = (int)v;
+        } else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
+            char *end;
+            seconds = strtod(argv[++i], &end);
+            if (end == argv[i] || *end || !(seconds > 0) || seconds > 1e6) {
+                fprintf(stderr, "optbench: bench: --seconds needs a positive number of seconds per "
+                                "optimizer (got '%s')\n", argv[i]);
+                return 2;
+            }
+        }
         else if (!strcmp(argv[i], "--dump") && i + 1 < argc) dump_dir = argv[++i];
         else if (!strcmp(argv[i], "--no-hf")) hf = 0;
         else {

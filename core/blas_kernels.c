@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 extern char *openblas_get_corename(void);
@@ -49,10 +50,30 @@ void ob_blas_choose_kernels(char **argv) {
     unsetenv(CHOSEN_VAR);
 }
 
+void ob_blas_forget_choice(void) {
+    const char *was = getenv(CHOSEN_VAR);
+    if (!was) return;
+    unsetenv("OPENBLAS_CORETYPE");
+    unsetenv(CHOSEN_VAR);
+}
+
+const char *ob_blas_kernel_warning(void) {
+    static char msg[256];
+    const char *want = getenv("OPENBLAS_CORETYPE");
+    const char *core = openblas_get_corename();
+    if (!want || getenv(CHOSEN_VAR) || !core || !strcasecmp(want, core)) return NULL;
+    snprintf(msg, sizeof msg,
+             "OPENBLAS_CORETYPE=%s is not a kernel set this OpenBLAS knows; it runs its %s "
+             "kernels instead (names: Haswell, SkylakeX, Cooperlake, Zen, ...)",
+             want, core);
+    return msg;
+}
+
 const char *ob_blas_kernel_note(void) {
     static char note[256];
     const char *was = getenv(CHOSEN_VAR);
-    if (!was) return NULL;
+    /* only a choice this file made (a fallback replaced) is reported */
+    if (!was || !is_fallback(was) || !getenv("OPENBLAS_CORETYPE")) return NULL;
     snprintf(note, sizeof note,
              "OpenBLAS did not recognize this CPU and chose its %s kernels; running with "
              "OPENBLAS_CORETYPE=%s instead (set OPENBLAS_CORETYPE yourself to choose)",

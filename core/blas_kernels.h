@@ -18,6 +18,17 @@
  * set is always kept. Child processes inherit the choice. */
 void ob_blas_choose_kernels(char **argv);
 
+/* Undoes ob_blas_choose_kernels's environment (only if it made the choice,
+ * never a user's OPENBLAS_CORETYPE): for a child that runs elsewhere, such
+ * as sbatch, whose jobs inherit the environment and must choose their own
+ * node's kernels. */
+void ob_blas_forget_choice(void);
+
+/* If the user set OPENBLAS_CORETYPE to a name OpenBLAS did not take (a
+ * typo: OpenBLAS then quietly runs other kernels), a one-line warning that
+ * says which kernels run instead; else NULL. */
+const char *ob_blas_kernel_warning(void);
+
 /* OpenBLAS's name for the kernels in use ("SkylakeX", "Haswell", ...). */
 const char *ob_blas_kernel_name(void);
 

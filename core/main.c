@@ -263,9 +263,13 @@ int main(int argc, char **argv) {
     ob_blas_choose_kernels(argv);
     if (argc < 2) return die_usage(NULL);
     const char *cmd = argv[1];
-    const char *kernel_note = ob_blas_kernel_note();
-    if (kernel_note && (!strcmp(cmd, "run") || !strcmp(cmd, "bench")))
-        fprintf(stderr, "optbench: %s\n", kernel_note);
+    if (!strcmp(cmd, "run") || !strcmp(cmd, "bench")) {
+        int quiet = 0;
+        for (int i = 2; i < argc; i++) quiet |= !strcmp(argv[i], "--quiet");
+        const char *note = ob_blas_kernel_note(), *warning = ob_blas_kernel_warning();
+        if (note && !quiet) fprintf(stderr, "optbench: %s\n", note);
+        if (warning) fprintf(stderr, "optbench: warning: %s\n", warning);
+    }
     for (int i = 2; i < argc; i++) {
         /* `optbench run --help`: the usage, which lists every command's options */
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {

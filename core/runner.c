@@ -497,7 +497,7 @@ int ob_run_suite(const char *suite_path, const ob_run_options *opt, int *failed,
     exe[el] = '\0';
 
     if (!opt->quiet)
-        fprintf(stderr, "optbench: suite %s, budget %s: %zu cells -> %s (%d at a time, %d BLAS thread%s each)\n",
+        fprintf(stderr, "optbench: suite %s, budget %s: %zu cells -> %s (%d at a time, %d thread%s each)\n",
                 run.p.suite.name, run.p.suite.budget, n, run.out_dir, jobs, run.blas_threads,
                 run.blas_threads == 1 ? "" : "s");
     child *kids = calloc((size_t)jobs, sizeof *kids);

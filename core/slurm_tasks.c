@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blas_kernels.h"
 #include "results.h"
 
 /* ---- task lists ---------------------------------------------------------------- */
@@ -119,6 +120,8 @@ int ob_slurm_tool(const char *const *argv, double timeout_s, int *status, char *
         if (devnull >= 0) dup2(devnull, 0);
         dup2(po[1], 1);
         dup2(pe[1], 2);
+        /* jobs inherit sbatch's environment: let each node pick its kernels */
+        ob_blas_forget_choice();
         execvp(argv[0], (char *const *)argv);
         int e = errno;
         if (write(px[1], &e, sizeof e) != (ssize_t)sizeof e) { /* the parent sees EOF */ }

@@ -326,6 +326,25 @@ static void test_user_blas_kernels_are_kept(void **s) {
     assert_non_null(strstr(out, "OpenBLAS kernels: Prescott"));
     assert_null(strstr(out, "did not recognize"));
     free(out);
+    /* a name OpenBLAS does not know is run as its own default: say so */
+    assert_int_equal(ob_test_run(&out, "cd '%s' && OPENBLAS_CORETYPE=Haswel '%s/optbench' bench "
+                                      "--task rnn80 --seconds 0.05 --no-hf 2>&1",
+                                 tmp, ob_test_build_dir()),
+                     0);
+    assert_non_null(strstr(out, "OPENBLAS_CORETYPE=Haswel is not a kernel set this OpenBLAS knows"));
+    free(out);
+}
+
+/* bench checks its numbers like run does (it used to take "abc" as 0). */
+static void test_bench_arguments(void **s) {
+    (void)s;
+    char *out = NULL;
+    assert_int_equal(run_optbench(&out, "bench --threads abc"), 2);
+    assert_non_null(strstr(out, "--threads needs a number of threads, 1 to 256 (got 'abc')"));
+    free(out);
+    assert_int_equal(run_optbench(&out, "bench --seconds nan"), 2);
+    assert_non_null(strstr(out, "--seconds needs a positive number of seconds"));
+    free(out);
 }
 
 int main(void) {
@@ -344,6 +363,7 @@ int main(void) {
         cmocka_unit_test(test_results_folder_holds_one_suite),
         cmocka_unit_test(test_out_of_tree_plugin),
         cmocka_unit_test(test_user_blas_kernels_are_kept),
+        cmocka_unit_test(test_bench_arguments),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

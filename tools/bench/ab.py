@@ -21,7 +21,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from compare import optbench_rows  # noqa: E402  (the same table parser)
+from compare import optbench_kernels, optbench_rows  # noqa: E402  (the same parsers)
 
 
 def bench(build, args, extra_env):
@@ -33,8 +33,10 @@ def bench(build, args, extra_env):
            "--seconds", str(args.seconds)]
     if args.task:
         cmd += ["--task", args.task]
-    out = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, check=True).stdout
-    return optbench_rows(out)
+    p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        sys.exit(f"ab.py: {' '.join(cmd)} exited with status {p.returncode}")
+    return optbench_rows(p.stdout), optbench_kernels(p.stdout)
 
 
 def main():
@@ -48,12 +50,19 @@ def main():
     ap.add_argument("--env-a", action="append", default=[], help="K=V for build A's runs")
     ap.add_argument("--env-b", action="append", default=[], help="K=V for build B's runs")
     args = ap.parse_args()
-    runs = {"a": {}, "b": {}}
+    if args.rounds < 1:
+        ap.error("--rounds needs at least 1")
+    for build in (args.a, args.b):
+        if not os.access(os.path.join(build, "optbench"), os.X_OK):
+            ap.error(f"{build}/optbench is not an executable: build it first (see --help)")
+    runs, kernels = {"a": {}, "b": {}}, {}
     for _ in range(args.rounds):
         for side, build, env in (("a", args.a, args.env_a), ("b", args.b, args.env_b)):
-            for key, ms in bench(build, args, env).items():
+            rows, kernels[side] = bench(build, args, env)
+            for key, ms in rows.items():
                 runs[side].setdefault(key, []).append(ms)
-    print(f"A = {args.a} {' '.join(args.env_a)}\nB = {args.b} {' '.join(args.env_b)}\n"
+    print(f"A = {args.a} {' '.join(args.env_a)} (OpenBLAS kernels: {kernels['a'] or 'not printed'})\n"
+          f"B = {args.b} {' '.join(args.env_b)} (OpenBLAS kernels: {kernels['b'] or 'not printed'})\n"
           f"{args.rounds} rounds, A then B in each; {args.threads} threads; medians.\n")
     print("| task | optimizer | A ms/update | B ms/update | A / B | A rounds | B rounds |")
     print("|---|---|---|---|---|---|---|")
