@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "momentum_update.h"
 #include "optbench/plugin.h"
 
 typedef struct cm_state {
@@ -55,25 +56,6 @@ static int cm_create(const ob_host *host, const ob_problem *problem, const doubl
     return OB_OK;
 }
 
-/* The update in chunks on the host's threads (each element on its own). */
-#define MIN_CHUNK 16384
-
-typedef struct cm_update {
-    float *theta, *v;
-    const float *g;
-    float m, e;
-} cm_update;
-
-static void cm_update_range(void *ctx, size_t i0, size_t i1) {
-    const cm_update *u = ctx;
-    float *theta = u->theta, *v = u->v;
-    const float *g = u->g;
-    for (size_t i = i0; i < i1; i++) {
-        v[i] = u->m * v[i] - u->e * g[i];
-        theta[i] += v[i];
-    }
-}
-
 static int cm_step(void *state, const ob_problem *problem, uint64_t t, double lr, double mu,
                    ob_step_info *info) {
     (void)t;
@@ -83,8 +65,9 @@ static int cm_step(void *state, const ob_problem *problem, uint64_t t, double lr
     int rc = problem->loss_grad(problem->ctx, problem->params, s->g, &loss);
     info->loss = loss;
     if (rc != OB_OK) return rc;
-    cm_update u = {.theta = problem->params, .v = s->v, .g = s->g, .m = (float)mu, .e = (float)lr};
-    ob_host_parallel_for(s->host, s->n, MIN_CHUNK, cm_update_range, &u);
+    momentum_update u = {.theta = problem->params, .v = s->v, .g = s->g, .m = (float)mu,
+                         .e = (float)lr};
+    ob_host_parallel_for(s->host, s->n, MOMENTUM_MIN_CHUNK, momentum_update_range, &u);
     return OB_OK;
 }
 

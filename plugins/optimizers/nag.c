@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "momentum_update.h"
 #include "optbench/plugin.h"
 
 typedef struct nag_state {
@@ -65,28 +66,17 @@ static int nag_create(const ob_host *host, const ob_problem *problem, const doub
     return OB_OK;
 }
 
-/* Both loops in chunks on the host's threads (each element on its own). */
-#define MIN_CHUNK 16384
-
-typedef struct nag_update {
-    float *theta, *v, *x;
-    const float *g;
-    float m, e;
-} nag_update;
+/* The look-ahead x = theta + mu v, in chunks on the host's threads; the
+ * update after the gradient is momentum_update.h's, shared with CM. */
+typedef struct nag_lookahead {
+    float *x;
+    const float *theta, *v;
+    float m;
+} nag_lookahead;
 
 static void nag_lookahead_range(void *ctx, size_t i0, size_t i1) {
-    const nag_update *u = ctx;
-    for (size_t i = i0; i < i1; i++) u->x[i] = u->theta[i] + u->m * u->v[i];
-}
-
-static void nag_update_range(void *ctx, size_t i0, size_t i1) {
-    const nag_update *u = ctx;
-    float *theta = u->theta, *v = u->v;
-    const float *g = u->g;
-    for (size_t i = i0; i < i1; i++) {
-        v[i] = u->m * v[i] - u->e * g[i];
-        theta[i] += v[i];
-    }
+    const nag_lookahead *l = ctx;
+    for (size_t i = i0; i < i1; i++) l->x[i] = l->theta[i] + l->m * l->v[i];
 }
 
 static int nag_step(void *state, const ob_problem *problem, uint64_t t, double lr, double mu,
@@ -94,14 +84,15 @@ static int nag_step(void *state, const ob_problem *problem, uint64_t t, double l
     (void)t;
     nag_state *s = state;
     if (problem->n_params != s->n) return OB_EINVAL;
-    nag_update u = {.theta = problem->params, .v = s->v, .x = s->x, .g = s->g,
-                    .m = (float)mu, .e = (float)lr};
-    ob_host_parallel_for(s->host, s->n, MIN_CHUNK, nag_lookahead_range, &u);
+    nag_lookahead l = {.x = s->x, .theta = problem->params, .v = s->v, .m = (float)mu};
+    ob_host_parallel_for(s->host, s->n, MOMENTUM_MIN_CHUNK, nag_lookahead_range, &l);
     double loss = 0;
     int rc = problem->loss_grad(problem->ctx, s->x, s->g, &loss);
     info->loss = loss;
     if (rc != OB_OK) return rc;
-    ob_host_parallel_for(s->host, s->n, MIN_CHUNK, nag_update_range, &u);
+    momentum_update u = {.theta = problem->params, .v = s->v, .g = s->g, .m = (float)mu,
+                         .e = (float)lr};
+    ob_host_parallel_for(s->host, s->n, MOMENTUM_MIN_CHUNK, momentum_update_range, &u);
     return OB_OK;
 }
 

@@ -1,0 +1,34 @@
+/* momentum_update.h -- the velocity and parameter update that classical
+ * momentum and Nesterov's method share (cm.c, nag.c):
+ *
+ *   v_{t+1} = mu v_t - lr g;   theta_{t+1} = theta_t + v_{t+1}
+ *
+ * in float32, as a body for ob_host_parallel_for (each element on its own,
+ * so the result does not depend on the number of threads). */
+#ifndef OB_MOMENTUM_UPDATE_H
+#define OB_MOMENTUM_UPDATE_H
+
+#include <stddef.h>
+
+#include "optbench/plugin.h"
+
+/* Chunks of at least this many parameters per thread. */
+#define MOMENTUM_MIN_CHUNK 16384
+
+typedef struct momentum_update {
+    float *theta, *v;
+    const float *g;
+    float m, e; /* mu_t and lr_t */
+} momentum_update;
+
+static void momentum_update_range(void *ctx, size_t i0, size_t i1) {
+    const momentum_update *u = ctx;
+    float *theta = u->theta, *v = u->v;
+    const float *g = u->g;
+    for (size_t i = i0; i < i1; i++) {
+        v[i] = u->m * v[i] - u->e * g[i];
+        theta[i] += v[i];
+    }
+}
+
+#endif
