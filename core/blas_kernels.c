@@ -46,8 +46,7 @@ void ob_blas_choose_kernels(char **argv) {
     execv("/proc/self/exe", argv);
     /* exec failed (no /proc): carry on with the fallback, and do not leave
      * a choice in the environment that this process does not run with */
-    unsetenv("OPENBLAS_CORETYPE");
-    unsetenv(CHOSEN_VAR);
+    ob_blas_forget_choice();
 }
 
 void ob_blas_forget_choice(void) {
