@@ -19,7 +19,10 @@
  *      from x0 = decay * (the previous run's last iterate) (2.6), with the
  *      preconditioner M = (grad2 + lambda + weightcost)^precon_exp (2.6) and
  *      Martens' stopping rules (2.7; plugins/optimizers/hf_cg.h).
- *   3. CG-backtracking over the saved iterates on the gradient batch (2.8).
+ *   3. CG-backtracking over the saved iterates on the gradient batch (2.8),
+ *      from a store of at most bt_memory_mb (hf_cg.h's hf_bt_store: the
+ *      oldest iterates are evaluated while CG runs and let go, which changes
+ *      the number of objective evaluations, never the choice).
  *   4. rho on the curvature chunk (2.5):
  *        rho = (f_c(theta + p) - f_c(theta)) / (1/2 p^T (G + weightcost I) p + g^T p)
  *      (lambda switched off in the model; rho = -inf when f_c got worse).
@@ -50,8 +53,9 @@
  *   ch          the last CG iterate (n floats) and lambda -- the checkpoint
  *   g, pre      gradient and preconditioner (pre only with precondition)
  *   r, y, d, Ad CG workspace; trial (theta + rate p)
- *   saved       the CG iterate store: one n-float slot per saved iteration
- *               up to the largest CG limit, preallocated */
+ *   bt          the CG iterates kept for backtracking (hf_bt_store): one
+ *               n-float vector per saved iteration when they fit in
+ *               bt_memory_mb, else what fits (at least 2), preallocated */
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -69,7 +73,7 @@ enum {
     P_PRECONDITION, P_PRECON_EXP, P_SAVE_FIRST, P_SAVE_GROWTH, P_BACKTRACK, P_LINE_SEARCH,
     P_ARMIJO_C, P_LS_SHRINK, P_LS_MAX, P_STRUCTURAL, P_RHO_DAMPED, P_RESET_ON_REJECT,
     P_LATE_AT, P_DECAY_LATE, P_ANNEAL_C, P_ANNEAL_T0, P_FINISH_AT, P_FINISH_NUMCHUNKS,
-    P_FINISH_MAX_CG, P_FINISH_DECAY, P_L2_SWITCH_AT, P_WEIGHTCOST_LATE, P_COUNT
+    P_FINISH_MAX_CG, P_FINISH_DECAY, P_L2_SWITCH_AT, P_WEIGHTCOST_LATE, P_BT_MEMORY, P_COUNT
 };
 
 #define BIG 1e12
@@ -123,6 +127,9 @@ static const ob_param_decl params[P_COUNT] = {
     [P_L2_SWITCH_AT] = {"l2_switch_at", OB_PARAM_INT, 0, 0, BIG,
                         "from this HF iteration on, the weight cost is weightcost_late (0: never)"},
     [P_WEIGHTCOST_LATE] = {"weightcost_late", OB_PARAM_REAL, 0, 0, 1, "weight cost from l2_switch_at on"},
+    [P_BT_MEMORY] = {"bt_memory_mb", OB_PARAM_REAL, 32, 0, 1e9,
+                     "MiB for the CG iterates kept for backtracking (32; at least 2 vectors). Fewer "
+                     "kept than saved: one more objective evaluation per iterate let go, the same choice"},
 };
 
 /* The settings in force at iteration t. */
@@ -150,8 +157,8 @@ typedef struct hf_state {
     double lambda;
     float *ch;               /* last CG iterate                             */
     float *g, *pre, *r, *y, *d, *Ad, *trial;
-    float **saved;
-    int *saved_at, n_slots, max_cg_all;
+    int *save_at, n_save, max_cg_all; /* the saved CG iterations (all phases) */
+    hf_bt_store bt;                   /* its ring, ring_iter and run are ours */
     double *phi;
     /* during a step */
     const ob_problem *pb;
@@ -174,10 +181,12 @@ static void hf_destroy(void *state) {
     const ob_host *h = s->host;
     float *vecs[] = {s->ch, s->g, s->pre, s->r, s->y, s->d, s->Ad, s->trial};
     for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++) h->free(vecs[i]);
-    if (s->saved)
-        for (int i = 0; i < s->n_slots; i++) h->free(s->saved[i]);
-    h->free(s->saved);
-    h->free(s->saved_at);
+    if (s->bt.ring)
+        for (int i = 0; i < s->bt.cap; i++) h->free(s->bt.ring[i]);
+    h->free(s->bt.ring);
+    h->free(s->bt.ring_iter);
+    h->free(s->bt.run);
+    h->free(s->save_at);
     h->free(s->phi);
     h->free(s);
 }
@@ -236,8 +245,22 @@ static int hf_create(const ob_host *host, const ob_problem *problem, const doubl
     int max_cg = (int)s->p[P_MAX_CG];
     if (s->p[P_FINISH_AT] > 0 && (int)s->p[P_FINISH_MAX_CG] > max_cg) max_cg = (int)s->p[P_FINISH_MAX_CG];
     s->max_cg_all = max_cg;
-    s->n_slots = hf_cg_save_schedule(s->p[P_SAVE_FIRST], s->p[P_SAVE_GROWTH], max_cg, NULL, 0);
+    s->n_save = hf_cg_save_schedule(s->p[P_SAVE_FIRST], s->p[P_SAVE_GROWTH], max_cg, NULL, 0);
     const size_t vb = s->n * sizeof(float);
+    /* the store: a ring for every saved iterate when they fit in
+     * bt_memory_mb, else a ring of what fits less one and the run vector (at
+     * least 1 + 1); nothing without backtracking */
+    int cap = 0;
+    if (s->p[P_BACKTRACK] != 0 && s->n_save > 0) {
+        const double fit = floor(s->p[P_BT_MEMORY] * 1048576.0 / (double)vb);
+        cap = fit >= (double)s->n_save ? s->n_save : fit >= 2 ? (int)fit - 1 : 1;
+    }
+    const int nv = cap + (cap < s->n_save && cap > 0);
+    if (cap < s->n_save && cap > 0)
+        host->log(OB_LOG_DEBUG,
+                  "hf: %d of %d saved CG iterates fit in bt_memory_mb = %g; the older ones are "
+                  "evaluated as CG goes on",
+                  cap, s->n_save, s->p[P_BT_MEMORY]);
     s->ch = host->alloc(vb); /* zero-filled: the first CG run starts at 0 */
     s->g = host->alloc(vb);
     s->pre = s->use_precon ? host->alloc(vb) : NULL;
@@ -247,19 +270,22 @@ static int hf_create(const ob_host *host, const ob_problem *problem, const doubl
     s->Ad = host->alloc(vb);
     s->trial = host->alloc(vb);
     s->phi = host->alloc((size_t)(max_cg + 1) * sizeof(double));
-    s->saved_at = host->alloc((size_t)(s->n_slots + 1) * sizeof(int));
-    s->saved = host->alloc((size_t)(s->n_slots + 1) * sizeof(float *));
+    s->save_at = host->alloc((size_t)(s->n_save + 1) * sizeof(int));
+    s->bt = (hf_bt_store){.n = s->n, .cap = cap, .eval = NULL, .eval_ctx = NULL};
+    s->bt.ring = host->alloc((size_t)(cap + 1) * sizeof(float *));
+    s->bt.ring_iter = host->alloc((size_t)(cap + 1) * sizeof(int));
     int ok = s->ch && s->g && (s->pre || !s->use_precon) && s->r && s->y && s->d && s->Ad &&
-             s->trial && s->phi && s->saved_at && s->saved;
+             s->trial && s->phi && s->save_at && s->bt.ring && s->bt.ring_iter;
     if (ok) {
-        hf_cg_save_schedule(s->p[P_SAVE_FIRST], s->p[P_SAVE_GROWTH], max_cg, s->saved_at, s->n_slots);
-        for (int i = 0; i < s->n_slots && ok; i++) ok = (s->saved[i] = host->alloc(vb)) != NULL;
+        hf_cg_save_schedule(s->p[P_SAVE_FIRST], s->p[P_SAVE_GROWTH], max_cg, s->save_at, s->n_save);
+        for (int i = 0; i < cap && ok; i++) ok = (s->bt.ring[i] = host->alloc(vb)) != NULL;
+        if (ok && nv > cap) ok = (s->bt.run = host->alloc(vb)) != NULL;
     }
     if (!ok) {
         rc = fail(err, errlen, OB_ENOMEM,
-                  "hf: out of memory for %d vectors of %zu floats (the CG iterate store has %d "
-                  "slots; a smaller max_cg or a larger save_growth needs fewer)",
-                  8 + s->n_slots, s->n, s->n_slots);
+                  "hf: out of memory for %d vectors of %zu floats (%d of them keep CG iterates "
+                  "for the backtracking; a smaller bt_memory_mb needs fewer)",
+                  8 + nv, s->n, nv);
         hf_destroy(s);
         return rc;
     }
@@ -340,24 +366,31 @@ static int apply_damped(void *ctx, const float *v, float *Av) {
     return OB_OK;
 }
 
+/* The backtracking's objective of a candidate step p: f at theta + p on the
+ * gradient batch. Called while CG runs (for an iterate the store lets go)
+ * and after it; the curvature chunk is selected again afterwards, since CG
+ * goes on with it. */
 typedef struct bt_ctx {
     hf_state *s;
     const float *theta;
-    int n_saved;
-    batch b;
+    batch gb, cb;
     double wc;
 } bt_ctx;
 
-static const float *candidate(const hf_state *s, int n_saved, int j) {
-    return j < n_saved ? s->saved[j] : s->ch;
-}
-
-static int eval_candidate(void *ctx, int j, double *f) {
+static int eval_step(void *ctx, const float *p, float *scratch, double *f) {
     bt_ctx *c = ctx;
     hf_state *s = c->s;
-    const float *p = candidate(s, c->n_saved, j);
     for (size_t i = 0; i < s->n; i++) s->trial[i] = c->theta[i] + p[i];
-    return objective(s->pb, c->b, s->trial, c->wc, s->y, s->n, f);
+    int rc = objective(s->pb, c->gb, s->trial, c->wc, scratch, s->n, f);
+    if (rc == OB_OK && c->gb.count != 1 && !same_batch(c->gb, c->cb))
+        rc = s->pb->select_batch(s->pb->ctx, c->cb.index, c->cb.count);
+    return rc;
+}
+
+/* hf_cg_solve's save callback: into the store. */
+static int save_iterate(void *ctx, int iter, const float *x, float *scratch) {
+    hf_state *s = ctx;
+    return hf_bt_push(&s->bt, iter, x, scratch);
 }
 
 static int hf_step_body(hf_state *s, const ob_problem *pb, uint64_t t, double lr,
@@ -400,23 +433,28 @@ static int hf_step_body(hf_state *s, const ob_problem *pb, uint64_t t, double lr
     const hf_cg_config cfg = {.max_iters = ph.max_cg, .min_iters = min_cg,
                               .progress_tol = P[P_CG_TOL], .window_min = (int)P[P_CG_WINDOW],
                               .window_frac = P[P_CG_WINDOW_FRAC]};
+    const int backtrack = P[P_BACKTRACK] != 0;
+    bt_ctx bc = {.s = s, .theta = theta, .gb = gb, .cb = cb, .wc = wc};
+    s->bt.eval = eval_step;
+    s->bt.eval_ctx = &bc;
+    hf_bt_reset(&s->bt);
     hf_cg_work work = {.r = s->r, .y = s->y, .d = s->d, .Ad = s->Ad, .phi = s->phi,
-                       .saved = s->saved, .saved_at = s->saved_at, .n_slots = s->n_slots};
+                       .save_at = s->save_at, .n_save = s->n_save,
+                       .save = backtrack ? save_iterate : NULL, .save_ctx = s};
     hf_cg_result cg;
     rc = hf_cg_solve(n, apply_damped, s, s->g, s->use_precon ? s->pre : NULL, s->ch, &cfg, &work, &cg);
     if (rc != OB_OK) return rc;
     info->cg_iters = cg.iters;
 
     /* 3. CG-backtracking on the gradient batch */
-    int chosen = cg.n_saved;
+    const float *p = s->ch;
+    info->cg_chosen = cg.iters;
     double fp = NAN; /* f on the gradient batch at theta + p, when known */
-    if (P[P_BACKTRACK] != 0) {
-        bt_ctx bc = {.s = s, .theta = theta, .n_saved = cg.n_saved, .b = gb, .wc = wc};
-        rc = hf_backtrack(cg.n_saved + 1, eval_candidate, &bc, &chosen, &fp);
+    if (backtrack) {
+        hf_bt_keep(&s->bt, cg.n_saved);
+        rc = hf_bt_choose(&s->bt, s->ch, cg.iters, s->y, &p, &info->cg_chosen, &fp);
         if (rc != OB_OK) return rc;
     }
-    const float *p = candidate(s, cg.n_saved, chosen);
-    info->cg_chosen = chosen < cg.n_saved ? s->saved_at[chosen] : cg.iters;
 
     /* 4. rho on the curvature chunk */
     double fc1, fc0;

@@ -105,10 +105,24 @@ static double phi_of(const quad *q, const float *g, const float *x) {
 typedef struct cg_buffers {
     float *r, *y, *d, *Ad, *slots_mem;
     float *saved[64];
-    int saved_at[64];
+    int saved_at[64], slots;
+    size_t n;
     double *phi;
     hf_cg_work w;
 } cg_buffers;
+
+/* hf_cg_solve's save callback: every saved iterate into its own slot. */
+static int save_all(void *ctx, int iter, const float *x, float *scratch) {
+    cg_buffers *b = ctx;
+    assert_true(scratch == b->Ad); /* A d is recomputed after a save */
+    for (int k = 0; k < b->slots; k++)
+        if (b->saved_at[k] == iter) {
+            memcpy(b->saved[k], x, b->n * sizeof(float));
+            return OB_OK;
+        }
+    fail_msg("save at iteration %d, which is not in the schedule", iter);
+    return OB_EINVAL;
+}
 
 static void buffers_init(cg_buffers *b, size_t n, int max_iters) {
     b->r = malloc(n * sizeof(float));
@@ -117,10 +131,13 @@ static void buffers_init(cg_buffers *b, size_t n, int max_iters) {
     b->Ad = malloc(n * sizeof(float));
     b->phi = malloc((size_t)(max_iters + 1) * sizeof(double));
     int slots = hf_cg_save_schedule(5, 1.3, max_iters, b->saved_at, 64);
+    b->slots = slots;
+    b->n = n;
     b->slots_mem = malloc((size_t)slots * n * sizeof(float));
     for (int i = 0; i < slots; i++) b->saved[i] = b->slots_mem + (size_t)i * n;
     b->w = (hf_cg_work){.r = b->r, .y = b->y, .d = b->d, .Ad = b->Ad, .phi = b->phi,
-                        .saved = b->saved, .saved_at = b->saved_at, .n_slots = slots};
+                        .save_at = b->saved_at, .n_save = slots, .save = save_all,
+                        .save_ctx = b};
 }
 
 static void buffers_free(cg_buffers *b) {
@@ -324,6 +341,80 @@ static void test_backtrack_rule(void **s) {
     assert_int_equal(run_backtrack(one, 1, &q, &fb), 0);
 }
 
+/* The bounded store (hf_bt_store) against the rule (hf_backtrack): every
+ * sequence of 1 to 7 candidate objectives drawn from {1, 2, 3, +inf, NaN}
+ * (ties, rises, falls, diverged iterates: 97,655 sequences), every ring
+ * size from 1 to the number of saved iterates, with and without an iterate
+ * pushed at CG's final step (which hf_bt_keep drops). The store must choose
+ * the same candidate with the same objective, and evaluate no candidate
+ * twice. A candidate is a 1-float vector holding its index. */
+typedef struct table_eval {
+    const double *f;
+    int times[8];
+} table_eval;
+
+static int eval_table(void *ctx, const float *p, float *scratch, double *f) {
+    table_eval *t = ctx;
+    assert_non_null(scratch);
+    int j = (int)p[0];
+    t->times[j]++;
+    *f = t->f[j];
+    return OB_OK;
+}
+
+static void test_bt_store_matches_backtrack(void **s) {
+    (void)s;
+    const double values[5] = {1, 2, 3, INFINITY, NAN};
+    float ring_mem[8], run_mem, cand[8], scratch;
+    float *ring[8];
+    int ring_iter[8];
+    long checked = 0, via_run = 0;
+    for (int i = 0; i < 8; i++) cand[i] = (float)i;
+    for (int m = 1; m <= 7; m++) {
+        long combos = 1;
+        for (int i = 0; i < m; i++) combos *= 5;
+        for (long code = 0; code < combos; code++) {
+            double f[8];
+            long c = code;
+            for (int i = 0; i < m; i++, c /= 5) f[i] = values[c % 5];
+            seq q;
+            double f_rule;
+            int rule = run_backtrack(f, m, &q, &f_rule);
+            for (int cap = 1; cap <= (m > 1 ? m - 1 : 1); cap++) {
+                for (int extra = 0; extra <= 1; extra++) {
+                    table_eval t = {.f = f};
+                    for (int i = 0; i < 8; i++) ring[i] = &ring_mem[i]; /* the store swaps them */
+                    hf_bt_store st = {.n = 1, .cap = cap, .ring = ring, .ring_iter = ring_iter,
+                                      .run = &run_mem, .eval = eval_table, .eval_ctx = &t};
+                    hf_bt_reset(&st);
+                    /* candidate j is CG step 10 j; the last one is the final */
+                    for (int j = 0; j < m - 1 + extra; j++)
+                        assert_int_equal(hf_bt_push(&st, 10 * j, &cand[j], &scratch), OB_OK);
+                    hf_bt_keep(&st, m - 1);
+                    const float *p = NULL;
+                    int iter = -1;
+                    double f_store = NAN;
+                    assert_int_equal(
+                        hf_bt_choose(&st, &cand[m - 1], 10 * (m - 1), &scratch, &p, &iter, &f_store),
+                        OB_OK);
+                    if ((int)p[0] != rule || iter != 10 * rule || !(f_store == f_rule)) {
+                        fail_msg("m %d code %ld cap %d extra %d: store chose %d (f %g), the rule %d "
+                                 "(f %g)",
+                                 m, code, cap, extra, (int)p[0], f_store, rule, f_rule);
+                    }
+                    for (int j = 0; j < m; j++) assert_true(t.times[j] <= 1);
+                    if (rule < st.let_go) via_run++;
+                    checked++;
+                }
+            }
+        }
+    }
+    fprintf(stderr, "bounded store: %ld cases agree with the rule, %ld of them chose an iterate "
+                    "that had left the ring\n",
+            checked, via_run);
+    assert_true(via_run > 1000); /* the remembered run is exercised */
+}
+
 /* CG on a "training" quadratic; the candidates (saved iterates + final) are
  * judged on a "held-out" quadratic with the same curvature and the linear
  * term shrunk to 1/4 in the low-curvature directions (eigenvalues below
@@ -424,6 +515,7 @@ int main(void) {
         cmocka_unit_test(test_cg_negative_curvature),
         cmocka_unit_test(test_backtrack_rule),
         cmocka_unit_test(test_backtrack_picks_best_saved_iterate),
+        cmocka_unit_test(test_bt_store_matches_backtrack),
         cmocka_unit_test(test_lm_update),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

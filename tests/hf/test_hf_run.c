@@ -155,6 +155,55 @@ static void test_hf_deterministic_and_checkpoints(void **s) {
     run_close(&c);
 }
 
+/* The iterate store's size changes the number of objective evaluations,
+ * never the result: with long CG runs on a 100-case curvature chunk judged
+ * on the 600-case training set (so the backtracking goes back), a store of
+ * 2 vectors (bt_memory_mb 0), one of 4 and one holding every saved iterate
+ * give bitwise the same parameters, CG choices and rho after 5 iterations;
+ * some choice lies before the newest saved iterate, which the 2-vector
+ * store had already let go. Again with the gradient batch a 300-case chunk,
+ * which the store's evaluations select in the middle of CG. */
+static void store_sizes_agree(const char *common) {
+    char small[256], mid[256], all[256];
+    snprintf(small, sizeof small, "{%s, \"bt_memory_mb\": 0}", common);
+    snprintf(all, sizeof all, "{%s}", common);
+    run a, b, c;
+    run_open(&a, all);
+    run_open(&b, small);
+    const size_t n = a.pb->n_params;
+    snprintf(mid, sizeof mid, "{%s, \"bt_memory_mb\": %.17g}", common,
+             4.0 * (double)n * sizeof(float) / 1048576.0);
+    run_open(&c, mid);
+    int went_back = 0;
+    for (uint64_t t = 0; t < 5; t++) {
+        ob_step_info ia, ib, ic;
+        assert_int_equal(step(&a, t, &ia), OB_OK);
+        assert_int_equal(step(&b, t, &ib), OB_OK);
+        assert_int_equal(step(&c, t, &ic), OB_OK);
+        fprintf(stderr, "HF iteration %llu: CG %d, chose %d (store of 2: %d, of 4: %d), rho %.6g\n",
+                (unsigned long long)t + 1, ia.cg_iters, ia.cg_chosen, ib.cg_chosen, ic.cg_chosen,
+                ia.rho);
+        assert_int_equal(ia.cg_iters, ib.cg_iters);
+        assert_int_equal(ia.cg_chosen, ib.cg_chosen);
+        assert_int_equal(ia.cg_chosen, ic.cg_chosen);
+        assert_true(ia.rho == ib.rho && ia.rho == ic.rho);
+        assert_memory_equal(a.pb->params, b.pb->params, n * sizeof(float));
+        assert_memory_equal(a.pb->params, c.pb->params, n * sizeof(float));
+        if (ia.cg_iters >= 60 && ia.cg_chosen < 54) went_back = 1; /* 54: the newest save < 60 */
+    }
+    assert_true(went_back); /* not vacuous: an iterate from outside the small ring was chosen */
+    run_close(&a);
+    run_close(&b);
+    run_close(&c);
+}
+
+static void test_hf_store_size_changes_nothing(void **s) {
+    (void)s;
+    store_sizes_agree("\"numchunks\": 6, \"init_lambda\": 0.01, \"min_cg\": 60, \"max_cg\": 70");
+    store_sizes_agree("\"numchunks\": 6, \"grad_chunks\": 2, \"init_lambda\": 0.01, "
+                      "\"min_cg\": 60, \"max_cg\": 70");
+}
+
 /* HF-dagger style: fixed rate (no line search), gradient and curvature on
  * the same small chunk, fewer CG steps; structural damping on a task without
  * it fails the step with OB_ENOTSUP; too many chunks fail create. */
@@ -214,6 +263,7 @@ int main(void) {
         cmocka_unit_test(test_hf_trains_toy),
         cmocka_unit_test(test_hf_deterministic_and_checkpoints),
         cmocka_unit_test(test_hf_variants),
+        cmocka_unit_test(test_hf_store_size_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
