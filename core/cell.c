@@ -26,17 +26,48 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Ctrl-C (SIGINT) stops a cell after its current update, with a checkpoint
- * to resume from; the runner waits for that. */
+/* Ctrl-C (SIGINT) and SIGTERM (`timeout`, `kill`, Slurm's scancel and time
+ * limit) stop a cell after its current update, with a checkpoint to resume
+ * from; the runner waits for that. An update that is still running
+ * OPTBENCH_STOP_GRACE_SECONDS (default 20) after the signal is not waited
+ * for: the signal then takes its default effect, and the last periodic
+ * checkpoint is what a rerun resumes from. */
+#define STOP_GRACE_DEFAULT_S 20
 static volatile sig_atomic_t interrupt_signal = 0;
+static unsigned stop_grace_s = STOP_GRACE_DEFAULT_S;
 
-static void on_interrupt(int sig) { interrupt_signal = sig; }
+static void on_interrupt(int sig) {
+    if (interrupt_signal) return; /* Ctrl-C reaches a cell twice: from the terminal and the runner */
+    interrupt_signal = sig;
+    if (stop_grace_s > 0) alarm(stop_grace_s);
+}
+
+static void on_grace_over(int sig) {
+    (void)sig;
+    const int s = interrupt_signal ? interrupt_signal : SIGTERM;
+    signal(s, SIG_DFL);
+    raise(s);
+}
 
 void ob_cell_catch_interrupt(void) {
+    const char *g = getenv("OPTBENCH_STOP_GRACE_SECONDS");
+    if (g && *g) {
+        char *end;
+        unsigned long v = strtoul(g, &end, 10);
+        if (*end == '\0' && g[0] != '-' && v <= 86400) stop_grace_s = (unsigned)v;
+        else
+            fprintf(stderr, "optbench: warning: OPTBENCH_STOP_GRACE_SECONDS='%s' is not a whole number of "
+                            "seconds from 0 to 86400; using %d\n", g, STOP_GRACE_DEFAULT_S);
+    }
     struct sigaction sa = {0};
     sa.sa_handler = on_interrupt;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    struct sigaction al = {0};
+    al.sa_handler = on_grace_over;
+    sigemptyset(&al.sa_mask);
+    sigaction(SIGALRM, &al, NULL);
 }
 
 /* ---- cell preparation ------------------------------------------------------ */
@@ -555,9 +586,11 @@ int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg,
             last_ckpt = now_s();
         }
         if (interrupted && rs.t < T) {
+            alarm(0); /* stopped in time: no default effect after the grace period */
             if (tty) fputc('\n', stderr);
-            rc = ob_fail(err, OB_EIO, "interrupted at update %llu of %llu; %s",
+            rc = ob_fail(err, OB_EIO, "interrupted at update %llu of %llu (%s); %s",
                          (unsigned long long)rs.t, (unsigned long long)T,
+                         interrupt_signal == SIGTERM ? "SIGTERM" : "SIGINT",
                          saved ? "its checkpoint is saved: rerun the same command to resume"
                                : "no checkpoint could be saved: a rerun starts the cell over");
             goto out;

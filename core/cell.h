@@ -54,9 +54,11 @@ typedef struct ob_cell_options {
  * initial value (or becomes NaN/Inf, or a parameter does). */
 #define OB_DIVERGENCE_FACTOR 1000.0
 
-/* From now on SIGINT (Ctrl-C) stops a running cell after its current
- * update: it writes a checkpoint (where it can) and ob_cell_run fails with
- * "interrupted at update t". The cell process calls it first thing. */
+/* From now on SIGINT (Ctrl-C) or SIGTERM stops a running cell after its
+ * current update: it writes a checkpoint (where it can) and ob_cell_run
+ * fails with "interrupted at update t". An update still running
+ * OPTBENCH_STOP_GRACE_SECONDS (20) after the signal is not waited for (the
+ * signal takes its default effect). The cell process calls it first thing. */
 void ob_cell_catch_interrupt(void);
 
 /* Runs the cell and returns its result document (new reference). A

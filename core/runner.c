@@ -470,14 +470,13 @@ int ob_run_record_failure(const ob_run_cell *c, const char *status, const char *
     return write_failure(c->result, c->plan, status, reason, stderr_tail ? stderr_tail : "", err);
 }
 
-/* Ctrl-C: the cells stop after their current update with a checkpoint
- * (cell.c); the runner forwards the signal, starts nothing new, waits for
- * them and says how to resume. */
+/* Ctrl-C or SIGTERM: the cells stop after their current update with a
+ * checkpoint (cell.c); the runner forwards the signal, starts nothing new,
+ * waits for them and says how to resume. */
 static volatile sig_atomic_t run_interrupted = 0;
 
 static void on_run_interrupt(int sig) {
-    (void)sig;
-    run_interrupted = 1;
+    if (!run_interrupted) run_interrupted = sig;
 }
 
 int ob_run_suite(const char *suite_path, const ob_run_options *opt, int *failed, ob_error *err) {
@@ -504,16 +503,17 @@ int ob_run_suite(const char *suite_path, const ob_run_options *opt, int *failed,
     int running = 0, crashed = 0, timeouts = 0, setup_failed = 0;
     size_t next = 0;
     int tty = isatty(2);
-    struct sigaction sa = {0}, old_sa;
+    struct sigaction sa = {0}, old_sa, old_term;
     sa.sa_handler = on_run_interrupt;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_sa);
+    sigaction(SIGTERM, &sa, &old_term);
     int forwarded = 0, interrupted_cells = 0;
     while (next < n || running > 0) {
         if (run_interrupted && !forwarded) {
+            forwarded = run_interrupted;
             for (int k = 0; k < jobs; k++)
-                if (kids[k].pid > 0) kill(kids[k].pid, SIGINT);
-            forwarded = 1;
+                if (kids[k].pid > 0) kill(kids[k].pid, forwarded);
             next = n; /* start nothing new */
         }
         /* start cells */
@@ -594,7 +594,10 @@ int ob_run_suite(const char *suite_path, const ob_run_options *opt, int *failed,
                  * as a NULL dereference or an abort */
                 int memory = opt->cell_memory_mb > 0 && (sig == SIGSEGV || sig == SIGBUS || sig == SIGABRT);
                 char note[160] = "";
-                if (memory)
+                if (forwarded && sig == forwarded)
+                    snprintf(note, sizeof note, "; it did not stop within OPTBENCH_STOP_GRACE_SECONDS of "
+                             "the interrupt (a rerun resumes from its last periodic checkpoint)");
+                else if (memory)
                     snprintf(note, sizeof note, "; the cell ran under --cell-memory %g MB: an "
                              "allocation may have failed", opt->cell_memory_mb);
                 snprintf(reason, sizeof reason, "killed by signal %d (%s)%s", sig, strsignal(sig), note);
@@ -635,12 +638,14 @@ stop:
         }
     free(kids);
     sigaction(SIGINT, &old_sa, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     if (rc == OB_OK && run_interrupted) {
+        const int sig = run_interrupted;
         run_interrupted = 0;
-        rc = ob_fail(err, OB_EIO, "interrupted: finished cells are kept in %s; %d cell%s stopped "
+        rc = ob_fail(err, OB_EIO, "interrupted (%s): finished cells are kept in %s; %d cell%s stopped "
                                   "with a checkpoint and resume%s when you rerun the same command",
-                     run.out_dir, interrupted_cells, interrupted_cells == 1 ? "" : "s",
-                     interrupted_cells == 1 ? "s" : "");
+                     sig == SIGTERM ? "SIGTERM" : "SIGINT", run.out_dir, interrupted_cells,
+                     interrupted_cells == 1 ? "" : "s", interrupted_cells == 1 ? "s" : "");
     } else if (rc == OB_OK) {
         if (*failed)
             fprintf(stderr, "optbench: %d of %zu cells did not finish: %d crashed, %d timed out, %d failed "

@@ -208,6 +208,11 @@ static void classify(const char *dir, const char *name, const ob_slurm_queued *q
                  *tail ? "; stderr: " : "", tail);
     } else {
         c->state = OB_CELL_MISSING;
+        if (ckpt > 0) {
+            ago(now - ckpt, when, sizeof when);
+            snprintf(c->detail, sizeof c->detail,
+                     "not finished; its checkpoint (written %s) lets a rerun resume it", when);
+        }
     }
     json_decref(res);
 }
@@ -296,7 +301,7 @@ void ob_status_print(const char *dir, const ob_dir_status *st, FILE *out) {
                 ob_cell_files_of(dir, c->name, &f);
                 fprintf(out, "  %s  %s: %s\n      log: %s\n", c->name, c->status, c->detail, f.log);
             } else if (c->state == OB_CELL_MISSING) {
-                fprintf(out, "  %s\n", c->name);
+                fprintf(out, "  %s%s%s\n", c->name, *c->detail ? "  " : "", c->detail);
             } else {
                 fprintf(out, "  %s  %s\n", c->name, c->detail);
             }

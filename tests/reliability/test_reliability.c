@@ -274,51 +274,94 @@ static void test_sigkill_and_resume_is_bitwise(void **s) {
     json_decref(b);
 }
 
-/* Ctrl-C (SIGINT to the runner alone: it forwards it) stops the running
- * cell after its current update with a checkpoint, records no failure,
- * and says how to resume; the rerun resumes where it stopped. */
-static void test_interrupt_checkpoints_and_resumes(void **s) {
-    (void)s;
+/* Ctrl-C (SIGINT to the runner alone: it forwards it) or SIGTERM (what
+ * `timeout` and `kill` send) stops the running cell after its current
+ * update with a checkpoint, records no failure, and says how to resume;
+ * `status` names the checkpoint; the rerun resumes where it stopped. */
+static void interrupt_and_resume(const char *sig) {
     write_file("intr.lua",
                "local ob = require \"optbench\"\n"
                "return ob.suite { name = \"intr\", seed = 3, task = ob.task(\"toy\"),\n"
                "  methods = { ob.method { label = \"NAG\", optimizer = ob.optimizer(\"nag\"),\n"
                "    schedule = ob.schedule(\"sutskever2013\", { mu_max = 0.99 }) } },\n"
                "  lr = { 0.02 }, budgets = { smoke = { updates = 20000, eval_every = 10000 } } }\n");
+    char dir[64];
+    snprintf(dir, sizeof dir, "intr-%s", sig);
     /* the periodic checkpoint is far off: the one found is the interrupt's */
     int rc = ob_test_run(NULL,
-        "cd '%s' && (OPTBENCH_CHECKPOINT_SECONDS=100000 '%s/optbench' run intr.lua --out intr --threads 1 "
-        "> intr.log 2>&1 & echo $! > intr.pid) && "
-        "for i in $(seq 1 400); do grep -q 'update 0/20000' intr.log && break; sleep 0.05; done && "
-        "sleep 0.3 && kill -INT $(cat intr.pid) && "
+        "cd '%s' && (OPTBENCH_CHECKPOINT_SECONDS=100000 '%s/optbench' run intr.lua --out %s --threads 1 "
+        "> %s.log 2>&1 & echo $! > intr.pid) && "
+        "for i in $(seq 1 400); do grep -q 'update 0/20000' %s.log && break; sleep 0.05; done && "
+        "sleep 0.3 && kill -%s $(cat intr.pid) && "
         "for i in $(seq 1 400); do kill -0 $(cat intr.pid) 2>/dev/null || break; sleep 0.05; done && "
-        "ls intr/state/*.ckpt && ! ls intr/cells/*.json",
-        tmp, ob_test_build_dir());
+        "ls %s/state/*.ckpt && ! ls %s/cells/*.json",
+        tmp, ob_test_build_dir(), dir, dir, dir, sig, dir, dir);
     assert_int_equal(rc, 0); /* stopped: a checkpoint, no result and no failure record */
     char path[4096];
-    snprintf(path, sizeof path, "%s/intr.log", tmp);
+    snprintf(path, sizeof path, "%s/%s.log", tmp, dir);
     char *log = ob_test_slurp(path, NULL);
     assert_non_null(log);
     const char *at = strstr(log, "optbench: error: interrupted at update ");
     assert_non_null(at);
     unsigned long long stopped = strtoull(at + strlen("optbench: error: interrupted at update "), NULL, 10);
     assert_true(stopped > 0 && stopped < 20000);
-    assert_non_null(strstr(log, "of 20000; its checkpoint is saved: rerun the same command to resume"));
-    assert_non_null(strstr(log, "optbench: error: interrupted: finished cells are kept in intr; 1 cell "
-                                "stopped with a checkpoint and resumes when you rerun the same command"));
+    char expect[512];
+    snprintf(expect, sizeof expect, "of 20000 (SIG%s); its checkpoint is saved: rerun the same command to resume", sig);
+    assert_non_null(strstr(log, expect));
+    snprintf(expect, sizeof expect, "optbench: error: interrupted (SIG%s): finished cells are kept in %s; 1 cell "
+                                    "stopped with a checkpoint and resumes when you rerun the same command", sig, dir);
+    assert_non_null(strstr(log, expect));
     free(log);
     char *out = NULL;
-    assert_int_equal(ob_test_run(&out, "cd '%s' && '%s/optbench' run intr.lua --out intr --threads 1",
-                                 tmp, ob_test_build_dir()), 0);
-    char expect[128];
+    assert_int_equal(ob_test_run(&out, "cd '%s' && '%s/optbench' status %s", tmp, ob_test_build_dir(), dir), 0);
+    assert_non_null(strstr(out, "missing 1"));
+    assert_non_null(strstr(out, "not finished; its checkpoint"));
+    free(out);
+    assert_int_equal(ob_test_run(&out, "cd '%s' && '%s/optbench' run intr.lua --out %s --threads 1", tmp,
+                                 ob_test_build_dir(), dir), 0);
     snprintf(expect, sizeof expect, "resuming from its checkpoint at update %llu\n", stopped);
     assert_non_null(strstr(out, expect));
     free(out);
-    json_t *r = load_cell("intr", "toy-NAG");
+    json_t *r = load_cell(dir, "toy-NAG");
     assert_non_null(r);
     assert_string_equal(status_of(r), "done");
     assert_true(json_is_true(json_object_get(r, "resumed")));
     json_decref(r);
+}
+
+static void test_interrupt_checkpoints_and_resumes(void **s) {
+    (void)s;
+    interrupt_and_resume("INT");
+    interrupt_and_resume("TERM");
+}
+
+/* An update that does not end (a plugin spinning in its step) is not waited
+ * for past OPTBENCH_STOP_GRACE_SECONDS: SIGTERM to the runner ends the cell
+ * and the run within seconds, and the cell is recorded as crashed, with
+ * the reason. */
+static void test_interrupt_grace_period(void **s) {
+    (void)s;
+    write_file("spin.lua",
+               "local ob = require \"optbench\"\n"
+               "return ob.suite { name = \"spin\", task = ob.task(\"toy\"),\n"
+               "  methods = { ob.method { label = \"spin\", optimizer = ob.optimizer(\"spin_on_step3\") } },\n"
+               "  lr = { 0.05 }, budgets = { smoke = { updates = 20, eval_every = 10 } } }\n");
+    int rc = ob_test_run(NULL,
+        "cd '%s' && (OPTBENCH_STOP_GRACE_SECONDS=1 OPTBENCH_PLUGIN_PATH='%s/tests/faulty-plugins' "
+        "'%s/optbench' run spin.lua --out spin --threads 1 > spin.log 2>&1 & echo $! > spin.pid) && "
+        "for i in $(seq 1 400); do grep -q 'update 0/20' spin.log && break; sleep 0.05; done && "
+        "sleep 0.5 && kill -TERM $(cat spin.pid) && "
+        "for i in $(seq 1 100); do kill -0 $(cat spin.pid) 2>/dev/null || break; sleep 0.05; done && "
+        "! kill -0 $(cat spin.pid) 2>/dev/null",
+        tmp, ob_test_build_dir(), ob_test_build_dir());
+    assert_int_equal(rc, 0); /* the run ended within 1 s of grace + 5 s */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/spin.log", tmp);
+    char *log = ob_test_slurp(path, NULL);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "killed by signal 15 (Terminated); it did not stop within "
+                                "OPTBENCH_STOP_GRACE_SECONDS of the interrupt"));
+    free(log);
 }
 
 /* A damaged checkpoint is ignored with a warning; the cell starts over and
@@ -630,6 +673,7 @@ int main(void) {
         cmocka_unit_test(test_divergence_kinds),
         cmocka_unit_test(test_sigkill_and_resume_is_bitwise),
         cmocka_unit_test(test_interrupt_checkpoints_and_resumes),
+        cmocka_unit_test(test_interrupt_grace_period),
         cmocka_unit_test(test_corrupt_checkpoint_starts_over),
         cmocka_unit_test(test_second_runner_is_refused),
         cmocka_unit_test(test_sandbox_escapes),

@@ -205,6 +205,9 @@ say "resubmission ran only the missing cell, bitwise identical again"
 
 # ---- 3. failures inside array tasks ------------------------------------------------
 export OPTBENCH_PLUGIN_PATH="$build/tests/faulty-plugins"
+# a cell spinning in an update is waited for 1 s after SIGTERM (not the
+# default 20), well inside this cluster's KillWait of 5 s
+export OPTBENCH_STOP_GRACE_SECONDS=1
 cat >faults.lua <<'EOF'
 local ob = require "optbench"
 return ob.suite { name = "faults", task = ob.task("toy"),
@@ -281,7 +284,7 @@ expect "spin/logs/slurm-${job}_1.out" "did not finish (exit status"
 say "time limit recorded as timeout"
 
 # ---- 6. a cancelled cell resumes from its checkpoint, bitwise as if never stopped ------
-unset OPTBENCH_PLUGIN_PATH
+unset OPTBENCH_PLUGIN_PATH OPTBENCH_STOP_GRACE_SECONDS
 cat >resume.lua <<'EOF'
 local ob = require "optbench"
 return ob.suite { name = "resume", seed = 3, task = ob.task("toy"),

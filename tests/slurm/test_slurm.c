@@ -302,7 +302,8 @@ static void test_failures_in_array_tasks_leave_results(void **s) {
     free(loc);
     free(out);
 
-    /* the time limit near (USR1) and scancel (TERM), while the cell spins */
+    /* the time limit near (USR1) and scancel (TERM), while the cell spins in
+     * an update (so it stops only when the 1 s grace period is over) */
     const char *sig[2] = {"USR1", "TERM"};
     const char *expect[2] = {"timeout: stopped near its Slurm time limit [Slurm job 7_3 on n1]; a resubmission "
                              "resumes it from its last checkpoint",
@@ -312,7 +313,7 @@ static void test_failures_in_array_tasks_leave_results(void **s) {
         char script[4096], cmd[8192];
         newest("f", "sh", script, sizeof script);
         snprintf(cmd, sizeof cmd,
-                 "(SLURM_ARRAY_JOB_ID=7 SLURM_ARRAY_TASK_ID=3 SLURMD_NODENAME=n1 "
+                 "(SLURM_ARRAY_JOB_ID=7 SLURM_ARRAY_TASK_ID=3 SLURMD_NODENAME=n1 OPTBENCH_STOP_GRACE_SECONDS=1 "
                  "OPTBENCH_PLUGIN_PATH='%s/tests/faulty-plugins' bash %s > task.out 2>&1 & echo $! > task.pid) && "
                  "for i in $(seq 1 200); do ls f/state/toy-spin-*.heartbeat >/dev/null 2>&1 && break; sleep 0.05; done && "
                  "sleep 0.3 && kill -%s $(cat task.pid) && "
