@@ -97,10 +97,6 @@ static int cmd_run(int argc, char **argv) {
             if (parse_int(argv[++i], &opt.threads) != 0 || opt.threads < 1 || opt.threads > 256)
                 return die_usage("--threads needs a number of BLAS threads per run, 1 to 256 "
                                  "(leave it out for one per core)");
-            long cores = sysconf(_SC_NPROCESSORS_ONLN);
-            if (cores > 0 && opt.threads > cores)
-                fprintf(stderr, "optbench: warning: --threads %d is more than the %ld cores online; "
-                                "the threads will share them\n", opt.threads, cores);
         } else if ((!strcmp(a, "-j") || !strcmp(a, "--jobs")) && i + 1 < argc) {
             if (parse_int(argv[++i], &opt.jobs) != 0 || opt.jobs < 1 || opt.jobs > 64)
                 return die_usage("-j needs a number of cells at once, 1 to 64");

@@ -420,12 +420,24 @@ int ob_run_open(const char *suite_path, const ob_run_options *opt, int take_lock
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     run->jobs = opt->jobs > 0 ? opt->jobs : 1;
     int total_threads = opt->threads > 0 ? opt->threads : (int)(ncpu > 0 ? ncpu : 1);
+    if (ncpu > 0 && total_threads > ncpu) {
+        /* OpenBLAS would cap each cell at the CPU count anyway; say so, and
+         * record what the cells get */
+        fprintf(stderr, "optbench: warning: --threads %d is more than the %ld CPUs online; using %ld\n",
+                total_threads, ncpu, ncpu);
+        total_threads = (int)ncpu;
+    }
     run->blas_threads = total_threads / run->jobs > 0 ? total_threads / run->jobs : 1;
+    /* the launcher's own thread settings say nothing about the cells':
+     * blas_threads_per_cell here, and each result's environment */
+    json_t *env = ob_environment_json();
+    json_object_del(env, "blas_threads");
+    json_object_del(env, "threads_split_by");
     json_t *rj = json_pack("{s:i, s:s, s:s, s:s, s:I, s:i, s:i, s:o}", "schema_version",
                            OB_RESULT_SCHEMA_VERSION, "suite", run->p.suite.name, "suite_file",
                            suite_path, "budget", run->p.suite.budget, "cells", (json_int_t)run->p.n,
                            "jobs", run->jobs, "blas_threads_per_cell", run->blas_threads,
-                           "environment", ob_environment_json());
+                           "environment", env);
     char run_path[4200];
     snprintf(run_path, sizeof run_path, "%s/run.json", run->out_dir);
     rc = ob_write_json_atomic(run_path, rj, err);

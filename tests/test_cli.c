@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static char *tmp;
 
@@ -274,6 +275,37 @@ static void test_results_folder_holds_one_suite(void **s) {
     free(out);
 }
 
+/* More threads than CPUs: a warning, and what the cells really get (OpenBLAS
+ * caps them at the CPU count) in run.json and in each result; run.json's
+ * environment, which is the launcher's, carries no thread count. */
+static void test_threads_above_the_cpu_count(void **s) {
+    (void)s;
+    write_suite("many.lua", "local ob = require \"optbench\"\n"
+                            "return ob.suite { name = \"many\", task = ob.task(\"toy\"),\n"
+                            "  methods = { ob.method { label = \"SGD\", optimizer = ob.optimizer(\"sgd\") } },\n"
+                            "  lr = { 0.05 }, budgets = { smoke = { updates = 4 } } }\n");
+    const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    char args[128], expect[160], *out = NULL;
+    snprintf(args, sizeof args, "run many.lua --out many --quiet --threads %ld", ncpu + 3);
+    assert_int_equal(run_optbench(&out, args), 0);
+    snprintf(expect, sizeof expect, "optbench: warning: --threads %ld is more than the %ld CPUs online; using %ld",
+             ncpu + 3, ncpu, ncpu);
+    assert_non_null(strstr(out, expect));
+    free(out);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/many/run.json", tmp);
+    json_t *run = json_load_file(path, 0, NULL);
+    assert_non_null(run);
+    assert_int_equal(json_integer_value(json_object_get(run, "blas_threads_per_cell")), ncpu);
+    assert_null(json_object_get(json_object_get(run, "environment"), "blas_threads"));
+    json_decref(run);
+    json_t *cell = load_single_cell("many", "toy-SGD");
+    assert_non_null(cell);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(cell, "environment"), "blas_threads")),
+                     ncpu);
+    json_decref(cell);
+}
+
 /* report refuses results of another schema with the file named, instead
  * of failing inside the Lua report. */
 static void test_report_other_schema(void **s) {
@@ -358,6 +390,7 @@ int main(void) {
         cmocka_unit_test(test_missing_data),
         cmocka_unit_test(test_duplicate_cell),
         cmocka_unit_test(test_override_typos),
+        cmocka_unit_test(test_threads_above_the_cpu_count),
         cmocka_unit_test(test_report_other_schema),
         cmocka_unit_test(test_command_line_values),
         cmocka_unit_test(test_results_folder_holds_one_suite),
