@@ -3,8 +3,10 @@
  *
  *   v_{t+1} = mu v_t - lr g;   theta_{t+1} = theta_t + v_{t+1}
  *
- * in float32, as a body for ob_host_parallel_for (each element on its own,
- * so the result does not depend on the number of threads). */
+ * and, when x is given (NAG), in the same pass x = theta_{t+1} + mu v_{t+1}:
+ * the look-ahead point of the next step if its mu is the same. Float32, as
+ * a body for ob_host_parallel_for (each element on its own, so the result
+ * does not depend on the number of threads). */
 #ifndef OB_MOMENTUM_UPDATE_H
 #define OB_MOMENTUM_UPDATE_H
 
@@ -18,16 +20,25 @@
 typedef struct momentum_update {
     float *theta, *v;
     const float *g;
+    float *x;   /* NULL, or where the look-ahead theta + mu v goes */
     float m, e; /* mu_t and lr_t */
 } momentum_update;
 
 static void momentum_update_range(void *ctx, size_t i0, size_t i1) {
     const momentum_update *u = ctx;
-    float *theta = u->theta, *v = u->v;
+    float *theta = u->theta, *v = u->v, *x = u->x;
     const float *g = u->g;
-    for (size_t i = i0; i < i1; i++) {
-        v[i] = u->m * v[i] - u->e * g[i];
-        theta[i] += v[i];
+    if (x) {
+        for (size_t i = i0; i < i1; i++) {
+            v[i] = u->m * v[i] - u->e * g[i];
+            theta[i] += v[i];
+            x[i] = theta[i] + u->m * v[i];
+        }
+    } else {
+        for (size_t i = i0; i < i1; i++) {
+            v[i] = u->m * v[i] - u->e * g[i];
+            theta[i] += v[i];
+        }
     }
 }
 

@@ -91,6 +91,57 @@ static void test_nag_three_steps_by_hand(void **state) {
     check_trajectory("nag", want);
 }
 
+/* NAG leaves the next look-ahead point from its update pass and reuses it
+ * when mu stays the same; that must change no bit. Against the direct form
+ * computed here in float32 (x = theta + mu v, g(x), v = mu v - lr g,
+ * theta += v), memcmp after every step, with mu changing at steps 3, 6 and
+ * 9, and before step 7 the checkpoint of step 4 restored into the same
+ * state (parameters and velocity: its look-ahead must be computed again,
+ * although mu is the same as at step 6). */
+static void test_nag_reused_lookahead_is_bitwise_the_direct_form(void **state) {
+    (void)state;
+    ob_plugin p;
+    fixture_open("nag", OB_PLUGIN_OPTIMIZER, &p);
+    const ob_optimizer_ops *ops = p.desc->optimizer;
+    static const double A3[9] = {3, 1, 0.5, 1, 2, 0.25, 0.5, 0.25, 1};
+    quad q = {.n = 3, .A = A3}, qr = {.n = 3, .A = A3};
+    float theta[3] = {1, -2, 0.5}, ref[3] = {1, -2, 0.5}, v[3] = {0, 0, 0};
+    float theta4[3], v4[3];
+    unsigned char ck4[3 * sizeof(float)];
+    ob_problem prob = quad_problem(&q, theta);
+    void *st = fixture_create(&p, &prob);
+    const double mus[12] = {0.5, 0.5, 0.5, 0.9, 0.9, 0.99, 0.99, 0.99, 0.99, 0.7, 0.7, 0.7};
+    const float e = 0.01f;
+    for (int t = 0; t < 12; t++) {
+        if (t == 7) {
+            assert_int_equal(ops->load_state(st, ck4, sizeof ck4), OB_OK);
+            memcpy(theta, theta4, sizeof theta);
+            memcpy(ref, theta4, sizeof ref);
+            memcpy(v, v4, sizeof v);
+        }
+        ob_step_info info = {.struct_size = sizeof info};
+        assert_int_equal(ops->step(st, &prob, (uint64_t)t, (double)e, mus[t], &info), OB_OK);
+        const float m = (float)mus[t];
+        float x[3], g[3];
+        for (int i = 0; i < 3; i++) x[i] = ref[i] + m * v[i];
+        quad_loss_grad(&qr, x, g, NULL);
+        for (int i = 0; i < 3; i++) {
+            v[i] = m * v[i] - e * g[i];
+            ref[i] += v[i];
+        }
+        if (memcmp(theta, ref, sizeof ref) != 0)
+            fail_msg("step %d: nag %.9g %.9g %.9g, direct form %.9g %.9g %.9g", t, theta[0], theta[1],
+                     theta[2], ref[0], ref[1], ref[2]);
+        if (t == 4) {
+            assert_int_equal(ops->save_state(st, ck4, sizeof ck4), OB_OK);
+            memcpy(theta4, theta, sizeof theta4);
+            memcpy(v4, v, sizeof v4);
+        }
+    }
+    ops->destroy(st);
+    ob_plugin_close(&p);
+}
+
 /* SGD: x' = x - lr g(x), mu ignored: from (1, 1), g = (1, 10), so
  * x' = (0.95, 0.5); loss 5.5. Its checkpoint is empty. */
 static void test_sgd_one_step(void **state) {
@@ -229,6 +280,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cm_three_steps_by_hand),
         cmocka_unit_test(test_nag_three_steps_by_hand),
+        cmocka_unit_test(test_nag_reused_lookahead_is_bitwise_the_direct_form),
         cmocka_unit_test(test_sgd_one_step),
         cmocka_unit_test(test_checkpoint_roundtrip_cm),
         cmocka_unit_test(test_checkpoint_roundtrip_nag),

@@ -179,7 +179,9 @@ typedef struct ob_problem {
 
     size_t n_params;        /* length of every parameter-sized vector      */
     float *params;          /* the current parameters, owned by the host.
-                               The optimizer updates them in place.         */
+                               The optimizer updates them in place; between
+                               steps the host changes them only to restore
+                               a checkpoint, and then calls load_state.     */
     size_t batch_size;      /* cases in the current mini-batch              */
 
     /* Mean over the current mini-batch of the per-case training loss, and
