@@ -10,6 +10,7 @@
 
 #include "bench_hf.h"
 #include "blas_kernels.h"
+#include "fp_mode.h"
 #include "bench_rnn.h"
 #include "host_services.h"
 #include "models/autoencoder.h"
@@ -238,6 +239,7 @@ static int is_rnn(const char *t) {
 }
 
 int ob_bench_main(int argc, char **argv) {
+    ob_fp_flush_denormals(); /* as cells run (fp_mode.h) */
     const char *only = NULL, *dump_dir = NULL;
     int threads = 0, hf = 1;
     double seconds = 2.0;

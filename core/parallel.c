@@ -1,5 +1,7 @@
 #include "parallel.h"
 
+#include "fp_mode.h"
+
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -28,6 +30,7 @@ typedef struct team {
     void *ctx;
     size_t n_items, chunks;
     int in_loop;              /* the caller is inside ob_par_for            */
+    unsigned fp_mode;         /* the starting thread's, for every worker    */
 } team;
 
 static int blas_threads_before; /* OpenBLAS's count before the team took over */
@@ -41,6 +44,7 @@ static void run_chunk(size_t c) {
 
 static void *worker_main(void *arg) {
     const size_t id = (size_t)arg; /* 1 .. n-1; the caller is 0 */
+    ob_fp_mode_set(T.fp_mode);     /* compute exactly as the caller does */
     /* the generation when the team started, not when this thread got to
      * run: a loop published in between must not be missed */
     unsigned seen = T.start_generation;
@@ -106,6 +110,7 @@ int ob_par_start(int n_threads) {
     }
     int rc = 0;
     T.start_generation = atomic_load(&T.generation);
+    T.fp_mode = ob_fp_mode_get();
     for (int i = 1; i < n_threads; i++) {
         if (pthread_create(&T.workers[i], NULL, worker_main, (void *)(size_t)i) != 0) {
             rc = -1;

@@ -24,8 +24,10 @@ typedef void (*ob_par_body)(void *ctx, size_t begin, size_t end);
 /* Starts the team with n_threads threads in all (1: no workers, loops run
  * inline). With more than one, OpenBLAS is set to one thread until
  * ob_par_stop: the team splits the products itself (par_gemm.h), and code
- * that calls OpenBLAS directly runs on one thread meanwhile. Calling it
- * again with another size stops the old team first.
+ * that calls OpenBLAS directly runs on one thread meanwhile. The workers
+ * take the calling thread's floating-point mode (fp_mode.h), so a loop
+ * gives the same bits on any team size. Calling it again with another size
+ * stops the old team first.
  * Returns 0, or -1 if a worker could not start (the team then has the
  * threads that did). Not thread-safe: call it from the main thread. */
 int ob_par_start(int n_threads);

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fp_mode.h"
 #include "parallel.h"
 
 /* OpenBLAS extensions (declared in its cblas.h on most builds; repeated
@@ -49,11 +50,12 @@ json_t *ob_environment_json(void) {
     /* threads the dense math ran on: the team's (which then runs OpenBLAS
      * on one thread per team member) or OpenBLAS's own */
     const int team = ob_par_threads(), threads = ob_par_compute_threads();
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:I, s:s}",
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:I, s:s}",
                      "optbench_version", OB_VERSION, "git_hash", OB_GIT_HASH, "numerics_version",
                      OB_NUMERICS_VERSION, "compiler", OB_C_COMPILER, "build_type", OB_BUILD_TYPE,
                      "openblas", openblas_get_config(), "blas_threads", threads,
-                     "threads_split_by", team > 1 ? "optbench" : "openblas",
+                     "threads_split_by", team > 1 ? "optbench" : "openblas", "denormals",
+                     ob_fp_flushes_denormals() ? "flushed to zero" : "IEEE gradual underflow",
                      "cpu", cpu, "cpus_online", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN),
                      "date", date);
 }

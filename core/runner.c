@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fp_mode.h"
 #include "lua_host.h"
 #include "results.h"
 #include "task.h"
@@ -678,6 +679,7 @@ stop:
 int ob_cell_main(const char *spec_path, const char *result_path, const char *ckpt_path,
                  size_t index, size_t total, int quiet, ob_error *err) {
     ob_cell_catch_interrupt();
+    ob_fp_flush_denormals(); /* before the team starts: its workers copy the mode */
     json_error_t je;
     json_t *spec = json_load_file(spec_path, JSON_REJECT_DUPLICATES, &je);
     if (!spec) return ob_fail(err, OB_EFORMAT, "%s:%d: %s", spec_path, je.line, je.text);

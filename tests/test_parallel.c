@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fp_mode.h"
 #include "models/autoencoder.h"
 #include "models/rnn.h"
 #include "par_gemm.h"
@@ -133,6 +134,55 @@ static void check_sgemm(int ta, int tb, size_t M, size_t N, size_t K, float beta
     free(C0);
 }
 
+/* fp_mode.h: with the mode on, a product whose exact value is denormal
+ * (1e-20 x 1e-20 = 1e-40) comes out 0 and a denormal operand counts as 0,
+ * on the calling thread and on every worker of a team started after; with
+ * it off they are IEEE's (1e-40 and the denormal itself), on every thread.
+ * The operands are volatile so the compiler cannot fold the products. */
+typedef struct fp_probe {
+    float out[64];
+    int flushes[64];
+} fp_probe;
+
+static volatile float tiny_a = 1e-20f, tiny_b = 1e-20f, one = 1.0f;
+
+static void probe_body(void *ctx, size_t i0, size_t i1) {
+    fp_probe *p = ctx;
+    uint32_t bits = 1; /* the smallest denormal, 1.4e-45 */
+    volatile float den;
+    float d;
+    memcpy(&d, &bits, sizeof d);
+    den = d;
+    for (size_t i = i0; i < i1; i++) {
+        p->out[i] = (i % 2 ? den * one : tiny_a * tiny_b);
+        p->flushes[i] = ob_fp_flushes_denormals();
+    }
+}
+
+static void check_team_mode(int flush) {
+    const unsigned saved = ob_fp_mode_get();
+    if (flush) ob_fp_flush_denormals();
+    else ob_fp_mode_set(0);
+    assert_int_equal(ob_fp_flushes_denormals(), flush);
+    assert_int_equal(ob_par_start(2), 0);
+    fp_probe p;
+    memset(&p, 0xff, sizeof p);
+    ob_par_for(64, 1, probe_body, &p); /* one item per chunk: both threads take some */
+    ob_par_stop();
+    ob_fp_mode_set(saved);
+    for (int i = 0; i < 64; i++) {
+        assert_int_equal(p.flushes[i], flush);
+        if (flush) assert_true(p.out[i] == 0.0f);
+        else assert_true(p.out[i] > 0.0f && p.out[i] < 1.2e-38f);
+    }
+}
+
+static void test_denormal_mode_reaches_the_workers(void **s) {
+    (void)s;
+    check_team_mode(1);
+    check_team_mode(0);
+}
+
 static void test_row_split_sgemm(void **s) {
     (void)s;
     const size_t Ms[] = {1, 31, 100, 200, 257};
@@ -257,6 +307,7 @@ int main(void) {
         cmocka_unit_test(test_loop_right_after_start),
         cmocka_unit_test(test_nested_loop_runs_inline),
         cmocka_unit_test(test_team_owns_the_blas_threads),
+        cmocka_unit_test(test_denormal_mode_reaches_the_workers),
         cmocka_unit_test(test_row_split_sgemm),
         cmocka_unit_test(test_autoencoder_on_a_team),
         cmocka_unit_test(test_rnn_on_a_team),
