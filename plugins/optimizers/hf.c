@@ -257,10 +257,11 @@ static int hf_create(const ob_host *host, const ob_problem *problem, const doubl
     }
     const int nv = cap + (cap < s->n_save && cap > 0);
     if (cap < s->n_save && cap > 0)
-        host->log(OB_LOG_DEBUG,
-                  "hf: %d of %d saved CG iterates fit in bt_memory_mb = %g; the older ones are "
-                  "evaluated as CG goes on",
-                  cap, s->n_save, s->p[P_BT_MEMORY]);
+        host->log(OB_LOG_INFO,
+                  "hf: bt_memory_mb = %g holds %d of the %d iterates CG may save; each older one "
+                  "costs an objective evaluation on the gradient batch while CG runs (a larger "
+                  "bt_memory_mb keeps more; the choice is the same)",
+                  s->p[P_BT_MEMORY], cap, s->n_save);
     s->ch = host->alloc(vb); /* zero-filled: the first CG run starts at 0 */
     s->g = host->alloc(vb);
     s->pre = s->use_precon ? host->alloc(vb) : NULL;
