@@ -91,9 +91,9 @@ static inline int hf_cg_save_schedule(double first, double growth, int max_iters
  * warm start), HESSIAN_FREE.md 2.7. M (n floats, all > 0) is the diagonal
  * preconditioner (CG divides by it), or NULL for none. On return x holds the
  * final iterate; work->save has been given the iterates at work->save_at, in
- * order (A d's buffer as its scratch: it is recomputed after). The model value phi(x) = 1/2 x^T A x + g^T x (= 1/2 x^T A x -
- * b^T x with b = -g) is tracked through the residual r = A x + g as
- * phi = 1/2 x^T (r + g).
+ * order, with A d's buffer as its scratch (recomputed after). The model
+ * value phi(x) = 1/2 x^T A x + g^T x (= 1/2 x^T A x - b^T x with b = -g) is
+ * tracked through the residual r = A x + g as phi = 1/2 x^T (r + g).
  *
  * Stops, after step i:
  *   progress:  i >= min_iters, i > k, phi[i-k] < 0 and
@@ -190,8 +190,10 @@ static inline int hf_cg_solve(size_t n, hf_apply_fn apply, void *ctx, const floa
     return OB_OK;
 }
 
-/* Objective of candidate j (0-based, in CG order); a non-finite value is
- * treated as +infinity. */
+/* An objective as the backtracking compares it: NaN counts as +infinity. */
+static inline double hf_bt_value(double f) { return f == f ? f : INFINITY; }
+
+/* Objective of candidate j (0-based, in CG order); NaN counts as +infinity. */
 typedef int (*hf_eval_fn)(void *ctx, int j, double *f);
 
 /* CG-backtracking, HESSIAN_FREE.md 2.8: from the last of the n candidates
@@ -200,8 +202,6 @@ typedef int (*hf_eval_fn)(void *ctx, int j, double *f);
  * minimum met going backwards and *f_best its objective. Each candidate is
  * evaluated at most once, in order n-1, n-2, ... Returns OB_OK or eval's
  * status. */
-static inline double hf_bt_value(double f) { return f == f ? f : INFINITY; }
-
 static inline int hf_backtrack(int n, hf_eval_fn eval, void *ctx, int *best, double *f_best) {
     int j = n - 1;
     double f;
@@ -239,7 +239,7 @@ static inline int hf_backtrack(int n, hf_eval_fn eval, void *ctx, int *best, dou
  * vectors instead of one per saved iteration. */
 
 /* f(p) for a candidate step p (n floats); scratch (n floats) is free to use.
- * A non-finite value is treated as +infinity. */
+ * NaN counts as +infinity (hf_bt_value). */
 typedef int (*hf_point_fn)(void *ctx, const float *p, float *scratch, double *f);
 
 typedef struct hf_bt_store {
@@ -256,11 +256,10 @@ typedef struct hf_bt_store {
     int run_iter;     /* CG step of the vector in run (when let_go > 0)       */
     double run_f;     /* its objective                                        */
     double last_f;    /* objective of the newest iterate let go               */
-    int evals;        /* objective evaluations since hf_bt_reset              */
 } hf_bt_store;
 
 static inline void hf_bt_reset(hf_bt_store *st) {
-    st->head = st->count = st->let_go = st->evals = 0;
+    st->head = st->count = st->let_go = 0;
     st->run_iter = -1;
     st->run_f = st->last_f = INFINITY;
 }
@@ -273,7 +272,6 @@ static inline int hf_bt_push(hf_bt_store *st, int iter, const float *x, float *s
         double f;
         int rc = st->eval(st->eval_ctx, oldest, scratch, &f);
         if (rc != OB_OK) return rc;
-        st->evals++;
         f = hf_bt_value(f);
         if (!(st->let_go > 0 && st->last_f < f)) { /* a new rising run starts here */
             st->ring[st->head] = st->run;
@@ -314,7 +312,6 @@ static inline const float *hf_bt_entry(const hf_bt_walk *w, int j) {
 
 static inline int hf_bt_walk_eval(void *ctx, int j, double *f) {
     hf_bt_walk *w = ctx;
-    w->st->evals++;
     return w->st->eval(w->st->eval_ctx, hf_bt_entry(w, j), w->scratch, f);
 }
 
