@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -276,6 +277,10 @@ int ob_bench_main(int argc, char **argv) {
                         "rnn200)\n", only);
         return 2;
     }
+    const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads > 0 && ncpu > 0 && threads > ncpu)
+        fprintf(stderr, "optbench: bench: warning: --threads %d is more than the %ld CPUs online; the "
+                        "threads share them, and the times show it\n", threads, ncpu);
     if (threads > 0) openblas_set_num_threads(threads);
     ob_plugin_registry reg = {0};
     ob_error err;
@@ -290,8 +295,9 @@ int ob_bench_main(int argc, char **argv) {
     ob_par_start(blas_threads);
     printf("# optbench bench\n\nms/update: the median time of the timed steps. sgemm peak "
            "(2048 x 2048 x 2048, median of 7): %.1f GFLOP/s with %d BLAS thread(s).\n\n"
-           "OpenBLAS kernels: %s\n\n",
-           peak, blas_threads, ob_blas_kernel_name());
+           "OpenBLAS kernels: %s\n\nDenormals: %s (as in cells)\n\n",
+           peak, blas_threads, ob_blas_kernel_name(),
+           ob_fp_flushes_denormals() ? "flushed to zero" : "IEEE gradual underflow");
     int rc = 0;
     if (!only || is_ae(only)) rc = bench_autoencoders(&reg, only, seconds, peak, dump_dir);
     if (rc == 0 && (!only || is_rnn(only))) rc = ob_bench_rnn(&reg, only, seconds, peak, dump_dir);

@@ -1,6 +1,7 @@
 #include "cell.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,15 +32,69 @@ static double now_s(void) {
  * from; the runner waits for that. An update that is still running
  * OPTBENCH_STOP_GRACE_SECONDS (default 20) after the signal is not waited
  * for: the signal then takes its default effect, and the last periodic
- * checkpoint is what a rerun resumes from. */
+ * checkpoint is what a rerun resumes from. Once the last update is done,
+ * the final evaluation and the result are always completed. */
 #define STOP_GRACE_DEFAULT_S 20
+#define STOP_GRACE_MAX_S 86400
+#define CHECKPOINT_DEFAULT_S 300.0
 static volatile sig_atomic_t interrupt_signal = 0;
+static volatile sig_atomic_t finishing = 0; /* past the last update: no grace alarm */
 static unsigned stop_grace_s = STOP_GRACE_DEFAULT_S;
+static int stopped_status; /* ob_cell_stopped */
+
+int ob_cell_stopped(void) { return stopped_status; }
+
+/* A whole number of seconds, 0 to STOP_GRACE_MAX_S. */
+static int parse_grace(const char *s, unsigned *out) {
+    if (!s || !*s || *s == '-' || *s == '+') return -1;
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*end || errno || v > STOP_GRACE_MAX_S) return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* A finite number of seconds >= 0. */
+static int parse_checkpoint_seconds(const char *s, double *out) {
+    if (!s || !*s) return -1;
+    char *end;
+    double v = strtod(s, &end);
+    if (*end || !isfinite(v) || v < 0) return -1;
+    *out = v;
+    return 0;
+}
+
+int ob_cell_check_settings(ob_error *err) {
+    const char *g = getenv("OPTBENCH_STOP_GRACE_SECONDS"), *c = getenv("OPTBENCH_CHECKPOINT_SECONDS");
+    unsigned gv;
+    double cv;
+    if (g && *g && parse_grace(g, &gv) != 0)
+        return ob_fail(err, OB_EINVAL, "OPTBENCH_STOP_GRACE_SECONDS='%s' is not a whole number of seconds "
+                                       "from 0 to %d (unset it for the default, %d)",
+                       g, STOP_GRACE_MAX_S, STOP_GRACE_DEFAULT_S);
+    if (c && *c && parse_checkpoint_seconds(c, &cv) != 0)
+        return ob_fail(err, OB_EINVAL, "OPTBENCH_CHECKPOINT_SECONDS='%s' is not a number of seconds >= 0 "
+                                       "(unset it for the default, %g)",
+                       c, CHECKPOINT_DEFAULT_S);
+    return OB_OK;
+}
+
+double ob_cell_checkpoint_seconds(void) {
+    const char *c = getenv("OPTBENCH_CHECKPOINT_SECONDS");
+    double v = CHECKPOINT_DEFAULT_S;
+    if (c && *c && parse_checkpoint_seconds(c, &v) != 0) {
+        fprintf(stderr, "optbench: warning: OPTBENCH_CHECKPOINT_SECONDS='%s' is not a number of seconds "
+                        ">= 0; using %g\n", c, CHECKPOINT_DEFAULT_S);
+        v = CHECKPOINT_DEFAULT_S;
+    }
+    return v;
+}
 
 static void on_interrupt(int sig) {
     if (interrupt_signal) return; /* Ctrl-C reaches a cell twice: from the terminal and the runner */
     interrupt_signal = sig;
-    if (stop_grace_s > 0) alarm(stop_grace_s);
+    if (stop_grace_s > 0 && !finishing) alarm(stop_grace_s);
 }
 
 static void on_grace_over(int sig) {
@@ -51,13 +106,10 @@ static void on_grace_over(int sig) {
 
 void ob_cell_catch_interrupt(void) {
     const char *g = getenv("OPTBENCH_STOP_GRACE_SECONDS");
-    if (g && *g) {
-        char *end;
-        unsigned long v = strtoul(g, &end, 10);
-        if (*end == '\0' && g[0] != '-' && v <= 86400) stop_grace_s = (unsigned)v;
-        else
-            fprintf(stderr, "optbench: warning: OPTBENCH_STOP_GRACE_SECONDS='%s' is not a whole number of "
-                            "seconds from 0 to 86400; using %d\n", g, STOP_GRACE_DEFAULT_S);
+    if (g && *g && parse_grace(g, &stop_grace_s) != 0) {
+        stop_grace_s = STOP_GRACE_DEFAULT_S;
+        fprintf(stderr, "optbench: warning: OPTBENCH_STOP_GRACE_SECONDS='%s' is not a whole number of "
+                        "seconds from 0 to %d; using %d\n", g, STOP_GRACE_MAX_S, STOP_GRACE_DEFAULT_S);
     }
     struct sigaction sa = {0};
     sa.sa_handler = on_interrupt;
@@ -68,6 +120,14 @@ void ob_cell_catch_interrupt(void) {
     al.sa_handler = on_grace_over;
     sigemptyset(&al.sa_mask);
     sigaction(SIGALRM, &al, NULL);
+    /* the runner starts cells with these blocked, so that a signal in the
+     * moments before this point waits for the handlers instead of killing
+     * the cell as it starts */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
 /* ---- cell preparation ------------------------------------------------------ */
@@ -485,6 +545,13 @@ int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg,
 
     for (;;) {
         const uint64_t t = rs.t;
+        if (t == T) {
+            /* every update is done: a signal that came during the last one
+             * does not cut the final evaluation and the result short, since
+             * no checkpoint could resume from here */
+            finishing = 1;
+            alarm(0);
+        }
         /* evaluation point: before training, every eval_every, at the start
          * of a schedule's final phase (Table 2's "before"), and at the end */
         if (t % plan->eval_every == 0 || t == T || t == phase_start) {
@@ -587,6 +654,7 @@ int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg,
         }
         if (interrupted && rs.t < T) {
             alarm(0); /* stopped in time: no default effect after the grace period */
+            stopped_status = saved ? OB_CELL_EXIT_STOPPED : OB_CELL_EXIT_STOPPED_FRESH;
             if (tty) fputc('\n', stderr);
             rc = ob_fail(err, OB_EIO, "interrupted at update %llu of %llu (%s); %s",
                          (unsigned long long)rs.t, (unsigned long long)T,
@@ -597,6 +665,9 @@ int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg,
         }
     }
     if (tty) fputc('\n', stderr);
+    /* the same once the run has diverged: only its result is left to write */
+    finishing = 1;
+    alarm(0);
     if (strcmp(status, "done") == 0) stopped_at = T;
 
     const float *xf = ops->report_point ? ops->report_point(opt_state, prob, report_buf) : prob->params;

@@ -61,6 +61,25 @@ typedef struct ob_cell_options {
  * signal takes its default effect). The cell process calls it first thing. */
 void ob_cell_catch_interrupt(void);
 
+/* After ob_cell_execute failed: OB_CELL_EXIT_STOPPED when a signal stopped
+ * the cell and its checkpoint is saved, OB_CELL_EXIT_STOPPED_FRESH when it
+ * stopped without one (a rerun starts it over), else 0. `optbench cell`
+ * exits with that status, so that whoever started it (the runner, a Slurm
+ * task) can tell a stop from a failure. */
+#define OB_CELL_EXIT_STOPPED 75
+#define OB_CELL_EXIT_STOPPED_FRESH 76
+int ob_cell_stopped(void);
+
+/* The environment settings cells read (OPTBENCH_CHECKPOINT_SECONDS,
+ * OPTBENCH_STOP_GRACE_SECONDS): OB_OK, or OB_EINVAL naming the variable
+ * whose value is not a number of seconds. Runs and Slurm submissions check
+ * them before starting anything; a cell given a bad value warns and uses
+ * the default. */
+int ob_cell_check_settings(ob_error *err);
+
+/* OPTBENCH_CHECKPOINT_SECONDS, or its default (300) when unset or invalid. */
+double ob_cell_checkpoint_seconds(void);
+
 /* Runs the cell and returns its result document (new reference). A
  * diverged run is a result (status "diverged"), not an error; errors are
  * failures to set the cell up (data, plugin create). With a checkpoint

@@ -139,7 +139,11 @@ static int cmd_cell(int argc, char **argv) {
     if (!spec || !out) return die_usage("cell: give a spec file and --out RESULT");
     ob_error err;
     ob_error_clear(&err);
-    if (ob_cell_main(spec, out, ckpt, index, total, quiet, &err) != OB_OK) return report_error(&err);
+    if (ob_cell_main(spec, out, ckpt, index, total, quiet, &err) != OB_OK) {
+        report_error(&err);
+        /* a stop by a signal is not a failure: say which (cell.h) */
+        return ob_cell_stopped() ? ob_cell_stopped() : 1;
+    }
     return 0;
 }
 

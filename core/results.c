@@ -60,6 +60,14 @@ json_t *ob_environment_json(void) {
                      "date", date);
 }
 
+json_t *ob_environment_json_launcher(void) {
+    json_t *env = ob_environment_json();
+    json_object_del(env, "blas_threads");
+    json_object_del(env, "threads_split_by");
+    json_object_del(env, "denormals");
+    return env;
+}
+
 json_t *ob_json_number(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
 static int write_atomic(const char *path, const char *data, size_t len, ob_error *err) {

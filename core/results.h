@@ -11,8 +11,14 @@
 #define OB_RESULT_SCHEMA_VERSION 1
 
 /* harness version, git hash, compiler and flags, OpenBLAS version and
- * threads, CPU model, date (UTC, ISO 8601). New reference; caller decrefs. */
+ * threads, how denormals are treated, CPU model, date (UTC, ISO 8601), of
+ * the calling process. New reference; caller decrefs. */
 json_t *ob_environment_json(void);
+
+/* The same for a process that writes about cells without running them
+ * (run.json, a failure record): without the thread and floating-point
+ * fields, which would be its own, not the cells'. */
+json_t *ob_environment_json_launcher(void);
 
 /* Writes j to path through a temporary file in the same directory, fsync,
  * rename: readers see the old file or the new one, never half of one. */

@@ -304,6 +304,13 @@ static pid_t spawn_cell(const spawn_args *a, int *fd_out) {
         return -1;
     }
     if (pid == 0) {
+        /* SIGINT and SIGTERM wait (blocked, through exec) until the cell has
+         * its handlers: a signal as it starts then stops it like any other */
+        sigset_t stop_signals;
+        sigemptyset(&stop_signals);
+        sigaddset(&stop_signals, SIGINT);
+        sigaddset(&stop_signals, SIGTERM);
+        sigprocmask(SIG_BLOCK, &stop_signals, NULL);
         dup2(pipefd[1], 2);
         close(pipefd[0]);
         close(pipefd[1]);
@@ -347,7 +354,7 @@ static int write_failure(const char *path, const ob_cell_plan *plan, const char 
     json_object_set_new(r, "numerics_version", json_string(OB_NUMERICS_VERSION));
     json_object_set_new(r, "cell_key", json_string(plan->key_hex));
     json_object_set(r, "cell", plan->desc);
-    json_object_set_new(r, "environment", ob_environment_json());
+    json_object_set_new(r, "environment", ob_environment_json_launcher());
     json_object_set_new(r, "status", json_string(status));
     json_object_set_new(r, "stop_reason", json_string(reason));
     json_object_set_new(r, "stderr_tail", json_string(tail));
@@ -385,7 +392,9 @@ int ob_run_open(const char *suite_path, const ob_run_options *opt, int take_lock
         return ob_fail(err, OB_EINVAL, "--out: the folder name is empty (an unset shell variable?); "
                                        "name a new or empty folder, or leave --out out for "
                                        "results/<suite>-<budget>");
-    int rc = ob_prepare_suite(suite_path, opt->budget, &run->p, err);
+    int rc = ob_cell_check_settings(err); /* before any cell starts with them */
+    if (rc != OB_OK) return rc;
+    rc = ob_prepare_suite(suite_path, opt->budget, &run->p, err);
     if (rc != OB_OK) return rc;
     rc = preflight_data(&run->p, &opt->data, err);
     if (rc != OB_OK) goto fail;
@@ -420,6 +429,9 @@ int ob_run_open(const char *suite_path, const ob_run_options *opt, int take_lock
 
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     run->jobs = opt->jobs > 0 ? opt->jobs : 1;
+    if (ncpu > 0 && run->jobs > ncpu)
+        fprintf(stderr, "optbench: warning: -j %d runs more cells at once than the %ld CPUs online; they "
+                        "share them\n", run->jobs, ncpu);
     int total_threads = opt->threads > 0 ? opt->threads : (int)(ncpu > 0 ? ncpu : 1);
     if (ncpu > 0 && total_threads > ncpu) {
         /* OpenBLAS would cap each cell at the CPU count anyway; say so, and
@@ -429,11 +441,10 @@ int ob_run_open(const char *suite_path, const ob_run_options *opt, int take_lock
         total_threads = (int)ncpu;
     }
     run->blas_threads = total_threads / run->jobs > 0 ? total_threads / run->jobs : 1;
-    /* the launcher's own thread settings say nothing about the cells':
-     * blas_threads_per_cell here, and each result's environment */
-    json_t *env = ob_environment_json();
-    json_object_del(env, "blas_threads");
-    json_object_del(env, "threads_split_by");
+    /* the launcher's own thread and floating-point settings say nothing
+     * about the cells': blas_threads_per_cell here, and each result's
+     * environment */
+    json_t *env = ob_environment_json_launcher();
     json_t *rj = json_pack("{s:i, s:s, s:s, s:s, s:I, s:i, s:i, s:o}", "schema_version",
                            OB_RESULT_SCHEMA_VERSION, "suite", run->p.suite.name, "suite_file",
                            suite_path, "budget", run->p.suite.budget, "cells", (json_int_t)run->p.n,
@@ -521,12 +532,13 @@ int ob_run_suite(const char *suite_path, const ob_run_options *opt, int *failed,
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_sa);
     sigaction(SIGTERM, &sa, &old_term);
-    int forwarded = 0, interrupted_cells = 0;
+    int forwarded = 0, stopped_ckpt = 0, stopped_fresh = 0, left_unstarted = 0;
     while (next < n || running > 0) {
         if (run_interrupted && !forwarded) {
             forwarded = run_interrupted;
             for (int k = 0; k < jobs; k++)
                 if (kids[k].pid > 0) kill(kids[k].pid, forwarded);
+            for (size_t i = next; i < n; i++) left_unstarted += !run.cells[i].done;
             next = n; /* start nothing new */
         }
         /* start cells */
@@ -595,7 +607,20 @@ int ob_run_suite(const char *suite_path, const ob_run_options *opt, int *failed,
             sanitize_utf8_tail(tail, c->tail_len);
             const char *status = NULL;
             char reason[512];
-            if (c->timed_out) {
+            const int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+            const int stopped = code == OB_CELL_EXIT_STOPPED || code == OB_CELL_EXIT_STOPPED_FRESH;
+            if (stopped && !c->timed_out) {
+                /* stopped by a signal (forwarded by us, or sent to the cell
+                 * itself): no failure; its checkpoint, if any, stays */
+                if (code == OB_CELL_EXIT_STOPPED) stopped_ckpt++;
+                else stopped_fresh++;
+                if (!forwarded)
+                    fprintf(stderr, "optbench: cell %s was stopped by a signal %s; log: %s\n",
+                            cell->plan->file_name,
+                            code == OB_CELL_EXIT_STOPPED ? "with a checkpoint: rerunning the same command resumes it"
+                                                         : "before its first checkpoint: rerunning the same command starts it over",
+                            cell->log);
+            } else if (c->timed_out) {
                 status = "timeout";
                 timeouts++;
                 snprintf(reason, sizeof reason, "stopped after the cell time limit of %g s", opt->cell_timeout);
@@ -625,10 +650,7 @@ int ob_run_suite(const char *suite_path, const ob_run_options *opt, int *failed,
                 setup_failed++;
                 snprintf(reason, sizeof reason, "finished without writing its result");
             }
-            if (status && forwarded && !c->timed_out && WIFEXITED(st)) {
-                /* stopped by the interrupt: its checkpoint (if any) stays for the rerun */
-                interrupted_cells++;
-            } else if (status) {
+            if (status) {
                 (*failed)++;
                 ob_error werr;
                 if (ob_run_record_failure(cell, status, reason, tail, &werr) != OB_OK)
@@ -652,18 +674,40 @@ stop:
     free(kids);
     sigaction(SIGINT, &old_sa, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    char fresh_note[160] = "", unstarted_note[96] = "";
+    if (stopped_fresh)
+        snprintf(fresh_note, sizeof fresh_note, "; %d stopped before their first checkpoint and start over",
+                 stopped_fresh);
+    if (left_unstarted)
+        snprintf(unstarted_note, sizeof unstarted_note, "; %d not started yet", left_unstarted);
+    if (rc == OB_OK && run_interrupted && !stopped_ckpt && !stopped_fresh && !left_unstarted &&
+        *failed == 0) {
+        /* the signal came when nothing was left to stop: a complete run */
+        fprintf(stderr, "optbench: %s came after every cell had finished its updates; the run is "
+                        "complete\n", run_interrupted == SIGTERM ? "SIGTERM" : "SIGINT");
+        run_interrupted = 0;
+    }
     if (rc == OB_OK && run_interrupted) {
         const int sig = run_interrupted;
         run_interrupted = 0;
         rc = ob_fail(err, OB_EIO, "interrupted (%s): finished cells are kept in %s; %d cell%s stopped "
-                                  "with a checkpoint and resume%s when you rerun the same command",
-                     sig == SIGTERM ? "SIGTERM" : "SIGINT", run.out_dir, interrupted_cells,
-                     interrupted_cells == 1 ? "" : "s", interrupted_cells == 1 ? "s" : "");
+                                  "with a checkpoint and resume%s when you rerun the same command%s%s",
+                     sig == SIGTERM ? "SIGTERM" : "SIGINT", run.out_dir, stopped_ckpt,
+                     stopped_ckpt == 1 ? "" : "s", stopped_ckpt == 1 ? "s" : "", fresh_note,
+                     unstarted_note);
     } else if (rc == OB_OK) {
         if (*failed)
             fprintf(stderr, "optbench: %d of %zu cells did not finish: %d crashed, %d timed out, %d failed "
                             "to start (rerun the same command to retry them)\n",
                     *failed, n, crashed, timeouts, setup_failed);
+        if (stopped_ckpt + stopped_fresh) {
+            /* cells stopped by a signal sent to them alone: the run is not
+             * complete, but nothing failed */
+            fprintf(stderr, "optbench: %d of %zu cells were stopped by a signal (%d with a checkpoint%s); "
+                            "rerun the same command to finish them\n",
+                    stopped_ckpt + stopped_fresh, n, stopped_ckpt, fresh_note);
+            *failed += stopped_ckpt + stopped_fresh;
+        }
         char *md = NULL;
         rc = ob_report_dir(run.out_dir, &md, err);
         if (rc == OB_OK && !opt->quiet) {
@@ -700,10 +744,9 @@ int ob_cell_main(const char *spec_path, const char *result_path, const char *ckp
     if (md) snprintf(cfg.mirror_dir, sizeof cfg.mirror_dir, "%s", md);
     json_t *res = NULL;
     if (rc == OB_OK) {
-        const char *every = getenv("OPTBENCH_CHECKPOINT_SECONDS");
         ob_cell_options o = {.index = index, .total = total, .quiet = quiet,
                              .checkpoint_path = ckpt_path,
-                             .checkpoint_seconds = every ? atof(every) : 300.0};
+                             .checkpoint_seconds = ob_cell_checkpoint_seconds()};
         rc = ob_cell_execute(&plan, &cfg, &o, &res, err);
     }
     if (rc == OB_OK) rc = ob_write_json_atomic(result_path, res, err);

@@ -453,6 +453,10 @@ static void end_reason(const ob_cell_end *e, const char **status, char *reason, 
         *status = "crashed";
         snprintf(reason, len, "stopped by Slurm (SIGTERM: scancel, preemption, node shutdown or the "
                               "time limit)%s", where);
+    } else if (st == OB_CELL_EXIT_STOPPED || st == OB_CELL_EXIT_STOPPED_FRESH) {
+        *status = "crashed";
+        snprintf(reason, len, "stopped by a signal (SIGINT or SIGTERM)%s; a resubmission %s", where,
+                 st == OB_CELL_EXIT_STOPPED ? "resumes it from its checkpoint" : "starts it over");
     } else if (st > 128) {
         *status = "crashed";
         snprintf(reason, len, "killed by signal %d (%s)%s%s", st - 128, strsignal(st - 128),

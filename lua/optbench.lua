@@ -41,6 +41,10 @@ local function check_params(kind, name, params, level)
       fail(("%s '%s': parameter '%s' must be a number or boolean, got %s"):format(kind, name, k, tv),
            level + 1)
     end
+    if tv == "number" and (v ~= v or v == math.huge or v == -math.huge) then
+      fail(("%s '%s': parameter '%s' is %s; give a finite number"):format(kind, name, k,
+           v ~= v and "NaN" or "infinite"), level + 1)
+    end
     copy[k] = v
   end
   return copy

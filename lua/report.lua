@@ -389,6 +389,18 @@ local function blas_threads_used(run, cells, env)
   return ("%s, -j %s"):format(threads, tostring(run.jobs or "?"))
 end
 
+--- How the cells treated float32 denormals (each result records it; older
+--- results do not).
+local function denormals_used(cells)
+  local seen, list = {}, {}
+  for _, r in ipairs(cells) do
+    local d = r.environment and r.environment.denormals
+    if d ~= nil and not seen[d] then seen[d] = true; list[#list + 1] = tostring(d) end
+  end
+  table.sort(list)
+  return #list > 0 and table.concat(list, "; ") or "not recorded"
+end
+
 function report.build(arg)
   local run, cells = arg.run or {}, arg.cells or {}
   local doc = new_doc()
@@ -714,6 +726,7 @@ function report.build(arg)
       { "compiler, build", ("%s, %s"):format(env.compiler or "?", env.build_type or "?") },
       { "OpenBLAS", tostring(env.openblas or "?") },
       { "BLAS threads per cell, cells at once", blas_threads_used(run, cells, env) },
+      { "float32 denormals", denormals_used(cells) },
       { "CPU", ("%s (%s online)"):format(env.cpu or "?", tostring(env.cpus_online or "?")) },
       { "date", tostring(env.date or "?") },
     })

@@ -306,6 +306,35 @@ static void test_threads_above_the_cpu_count(void **s) {
     json_decref(cell);
 }
 
+/* Settings that cells would read are checked before anything runs or is
+ * written; a NaN or infinite suite value is refused at its file and line. */
+static void test_bad_settings_and_values_are_refused(void **s) {
+    (void)s;
+    write_suite("fine.lua", "local ob = require \"optbench\"\n"
+                            "return ob.suite { name = \"fine\", task = ob.task(\"toy\"),\n"
+                            "  methods = { ob.method { label = \"SGD\", optimizer = ob.optimizer(\"sgd\") } },\n"
+                            "  lr = { 0.05 }, budgets = { smoke = { updates = 4 } } }\n");
+    char *out = NULL;
+    assert_int_not_equal(ob_test_run(&out, "cd '%s' && OPTBENCH_CHECKPOINT_SECONDS=abc '%s/optbench' run fine.lua "
+                                           "--out bad2 --quiet", tmp, ob_test_build_dir()), 0);
+    assert_non_null(strstr(out, "OPTBENCH_CHECKPOINT_SECONDS='abc' is not a number of seconds >= 0 (unset it "
+                                "for the default, 300)"));
+    free(out);
+    assert_int_not_equal(ob_test_run(&out, "cd '%s' && OPTBENCH_STOP_GRACE_SECONDS=1.5 '%s/optbench' run fine.lua "
+                                           "--out bad3 --quiet", tmp, ob_test_build_dir()), 0);
+    assert_non_null(strstr(out, "OPTBENCH_STOP_GRACE_SECONDS='1.5' is not a whole number of seconds from 0 to "
+                                "86400"));
+    free(out);
+    assert_int_equal(ob_test_run(NULL, "cd '%s' && test ! -e bad2 && test ! -e bad3", tmp), 0);
+    write_suite("nan.lua", "local ob = require \"optbench\"\n"
+                           "return ob.suite { name = \"nan\", task = ob.task(\"toy\"),\n"
+                           "  methods = { ob.method { label = \"HF\", optimizer = ob.optimizer(\"hf\", { bt_memory_mb = 0/0 }) } },\n"
+                           "  lr = { 0.05 }, budgets = { smoke = { updates = 2 } } }\n");
+    assert_int_not_equal(run_optbench(&out, "run nan.lua --out bad4 --quiet"), 0);
+    assert_non_null(strstr(out, "nan.lua:3: optimizer 'hf': parameter 'bt_memory_mb' is NaN; give a finite number"));
+    free(out);
+}
+
 /* report refuses results of another schema with the file named, instead
  * of failing inside the Lua report. */
 static void test_report_other_schema(void **s) {
@@ -391,6 +420,7 @@ int main(void) {
         cmocka_unit_test(test_duplicate_cell),
         cmocka_unit_test(test_override_typos),
         cmocka_unit_test(test_threads_above_the_cpu_count),
+        cmocka_unit_test(test_bad_settings_and_values_are_refused),
         cmocka_unit_test(test_report_other_schema),
         cmocka_unit_test(test_command_line_values),
         cmocka_unit_test(test_results_folder_holds_one_suite),

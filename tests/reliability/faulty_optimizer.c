@@ -7,14 +7,17 @@
  * first parameter; its mini-batch loss, taken before, is finite), 7 (the
  * 3rd step multiplies every parameter by 1e4 and later steps stop
  * updating: on a squared-error task the loss grows far past its bound
- * while staying finite) or 8 (the 10th step sets every parameter to
+ * while staying finite), 8 (the 10th step sets every parameter to
  * 3e38, finite, after taking its loss: on a squared-error task the next
- * loss overflows to infinity); otherwise plain SGD. */
+ * loss overflows to infinity) or 9 (plain SGD whose report_point takes 3 s
+ * from its second call on: a slow final evaluation); otherwise plain SGD. */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include <math.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "optbench/plugin.h"
 
@@ -36,6 +39,8 @@
 #define NAME "nan_param_on_step3"
 #elif FAULT == 7
 #define NAME "blowup_on_step3"
+#elif FAULT == 9
+#define NAME "slow_final_report"
 #else
 #define NAME "overflow_on_step10"
 #endif
@@ -103,6 +108,14 @@ static int step(void *state, const ob_problem *p, uint64_t t, double lr, double 
 static const float *report_point(void *state, const ob_problem *p, float *out) {
     (void)state;
     (void)out;
+#if FAULT == 9
+    static int calls;
+    if (++calls >= 2) {
+        struct timespec ts = {3, 0};
+        while (nanosleep(&ts, &ts) != 0) {
+        }
+    }
+#endif
     return p->params;
 }
 

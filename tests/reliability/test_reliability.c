@@ -364,6 +364,108 @@ static void test_interrupt_grace_period(void **s) {
     free(log);
 }
 
+/* A signal after the last update, during the final evaluation (here a
+ * report_point that takes 3 s), does not cut it short even with a 1 s grace
+ * period: nothing could resume from there, so the cell finishes and its
+ * result is written. */
+static void test_interrupt_in_final_evaluation(void **s) {
+    (void)s;
+    write_file("slowfinal.lua",
+               "local ob = require \"optbench\"\n"
+               "return ob.suite { name = \"slowfinal\", task = ob.task(\"toy\"),\n"
+               "  methods = { ob.method { label = \"slow\", optimizer = ob.optimizer(\"slow_final_report\") } },\n"
+               "  lr = { 0.05 }, budgets = { smoke = { updates = 5, eval_every = 5 } } }\n");
+    int rc = ob_test_run(NULL,
+        "cd '%s' && (OPTBENCH_STOP_GRACE_SECONDS=1 OPTBENCH_PLUGIN_PATH='%s/tests/faulty-plugins' "
+        "'%s/optbench' run slowfinal.lua --out slowfinal --threads 1 > slowfinal.log 2>&1 & echo $! > sf.pid) && "
+        "for i in $(seq 1 400); do grep -q 'update 0/5' slowfinal.log && break; sleep 0.05; done && "
+        "sleep 1 && kill -TERM $(cat sf.pid) && "
+        "for i in $(seq 1 200); do kill -0 $(cat sf.pid) 2>/dev/null || break; sleep 0.05; done && "
+        "! kill -0 $(cat sf.pid) 2>/dev/null",
+        tmp, ob_test_build_dir(), ob_test_build_dir());
+    assert_int_equal(rc, 0);
+    json_t *r = load_cell("slowfinal", "toy-slow");
+    assert_non_null(r); /* the result was written */
+    assert_string_equal(status_of(r), "done");
+    json_decref(r);
+}
+
+/* SIGTERM to one cell (not to the runner): the cell stops with a
+ * checkpoint, the runner records no failure, says so, runs the other cells
+ * and exits 1; `status` shows the cell as missing with its checkpoint, and
+ * a rerun resumes it. */
+static void test_sigterm_to_a_cell_alone(void **s) {
+    (void)s;
+    write_file("alone.lua",
+               "local ob = require \"optbench\"\n"
+               "return ob.suite { name = \"alone\", seed = 3, task = ob.task(\"toy\"),\n"
+               "  methods = { ob.method { label = \"NAG\", optimizer = ob.optimizer(\"nag\"),\n"
+               "    schedule = ob.schedule(\"sutskever2013\", { mu_max = 0.99 }) },\n"
+               "    ob.method { label = \"SGD\", optimizer = ob.optimizer(\"sgd\") } },\n"
+               "  lr = { 0.02 }, budgets = { smoke = { updates = 20000, eval_every = 10000 } } }\n");
+    int rc = ob_test_run(NULL,
+        "cd '%s' && ('%s/optbench' run alone.lua --out alone --threads 1 > alone.log 2>&1; echo $? > alone.rc) & "
+        "cd '%s' && for i in $(seq 1 400); do grep -q 'update 0/20000' alone.log && break; sleep 0.05; done && "
+        "sleep 0.3 && pkill -TERM -f 'optbench cel[l] .*alone/state/toy-NAG' && "
+        "for i in $(seq 1 1200); do [ -s alone.rc ] && break; sleep 0.05; done && [ -s alone.rc ]",
+        tmp, ob_test_build_dir(), tmp);
+    assert_int_equal(rc, 0);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/alone.rc", tmp);
+    char *code = ob_test_slurp(path, NULL);
+    assert_non_null(code);
+    assert_int_equal(atoi(code), 1); /* not everything finished */
+    free(code);
+    snprintf(path, sizeof path, "%s/alone.log", tmp);
+    char *log = ob_test_slurp(path, NULL);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "was stopped by a signal with a checkpoint: rerunning the same command "
+                                "resumes it"));
+    assert_non_null(strstr(log, "1 of 2 cells were stopped by a signal (1 with a checkpoint)"));
+    assert_null(strstr(log, "failed:"));
+    free(log);
+    json_t *sgd = load_cell("alone", "toy-SGD");
+    assert_non_null(sgd); /* the other cell ran */
+    assert_string_equal(status_of(sgd), "done");
+    json_decref(sgd);
+    char *out = NULL;
+    assert_int_equal(ob_test_run(&out, "cd '%s' && '%s/optbench' status alone", tmp, ob_test_build_dir()), 0);
+    assert_non_null(strstr(out, "done 1, diverged 0, running 0, pending 0, failed 0, missing 1"));
+    assert_non_null(strstr(out, "not finished; its checkpoint"));
+    free(out);
+    assert_int_equal(ob_test_run(&out, "cd '%s' && '%s/optbench' run alone.lua --out alone --threads 1", tmp,
+                                 ob_test_build_dir()), 0);
+    assert_non_null(strstr(out, "resuming from its checkpoint at update"));
+    free(out);
+}
+
+/* A signal to the whole process group (what `timeout` and Ctrl-C send)
+ * while cells are starting one after another: a cell caught before it has
+ * its handlers must not die as "crashed" (the runner starts cells with the
+ * two signals blocked until then). Many short cells, stopped at different
+ * moments; never a failure recorded. */
+static void test_signal_while_cells_start(void **s) {
+    (void)s;
+    char text[2048] = "local ob = require \"optbench\"\n"
+                      "return ob.suite { name = \"many\", task = ob.task(\"toy\"),\n"
+                      "  methods = { ob.method { label = \"SGD\", optimizer = ob.optimizer(\"sgd\") } },\n"
+                      "  seeds = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,\n"
+                      "            21, 22, 23, 24, 25, 26, 27, 28, 29, 30 },\n"
+                      "  lr = { 0.05 }, budgets = { smoke = { updates = 20, eval_every = 10 } } }\n";
+    write_file("many.lua", text);
+    for (int k = 0; k < 8; k++) {
+        char *out = NULL;
+        ob_test_run(&out, "cd '%s' && rm -rf many-%d && timeout -s TERM 0.%d '%s/optbench' run many.lua "
+                          "--out many-%d --threads 1 --quiet 2>&1; true",
+                    tmp, k, 2 + k % 6, ob_test_build_dir(), k);
+        if (out && strstr(out, "crashed")) fail_msg("attempt %d: a cell was recorded as crashed:\n%s", k, out);
+        free(out);
+        ob_test_run(&out, "cd '%s' && '%s/optbench' status many-%d 2>&1; true", tmp, ob_test_build_dir(), k);
+        if (out && !strstr(out, "failed 0")) fail_msg("attempt %d: status shows failures:\n%s", k, out);
+        free(out);
+    }
+}
+
 /* A damaged checkpoint is ignored with a warning; the cell starts over and
  * still ends bitwise like the uninterrupted run. */
 static void test_corrupt_checkpoint_starts_over(void **s) {
@@ -674,6 +776,9 @@ int main(void) {
         cmocka_unit_test(test_sigkill_and_resume_is_bitwise),
         cmocka_unit_test(test_interrupt_checkpoints_and_resumes),
         cmocka_unit_test(test_interrupt_grace_period),
+        cmocka_unit_test(test_interrupt_in_final_evaluation),
+        cmocka_unit_test(test_sigterm_to_a_cell_alone),
+        cmocka_unit_test(test_signal_while_cells_start),
         cmocka_unit_test(test_corrupt_checkpoint_starts_over),
         cmocka_unit_test(test_second_runner_is_refused),
         cmocka_unit_test(test_sandbox_escapes),
