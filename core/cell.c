@@ -463,6 +463,8 @@ static uint64_t params_hash(const float *x, size_t n) {
 int ob_cell_execute(const ob_cell_plan *plan, const ob_data_config *cfg,
                     const ob_cell_options *opt, json_t **result, ob_error *err) {
     *result = NULL;
+    finishing = 0; /* this cell's updates are still to come */
+    stopped_status = 0;
     /* the step's products and loops run on a team of as many threads as
      * the cell was given (OPENBLAS_NUM_THREADS, set by the runner) */
     ob_par_start(openblas_get_num_threads());
