@@ -297,7 +297,7 @@ int ob_bench_main(int argc, char **argv) {
            "(2048 x 2048 x 2048, median of 7): %.1f GFLOP/s with %d BLAS thread(s).\n\n"
            "OpenBLAS kernels: %s\n\nDenormals: %s (as in cells)\n\n",
            peak, blas_threads, ob_blas_kernel_name(),
-           ob_fp_flushes_denormals() ? "flushed to zero" : "IEEE gradual underflow");
+           ob_fp_denormals_name());
     int rc = 0;
     if (!only || is_ae(only)) rc = bench_autoencoders(&reg, only, seconds, peak, dump_dir);
     if (rc == 0 && (!only || is_rnn(only))) rc = ob_bench_rnn(&reg, only, seconds, peak, dump_dir);

@@ -1,5 +1,9 @@
 #include "fp_mode.h"
 
+const char *ob_fp_denormals_name(void) {
+    return ob_fp_flushes_denormals() ? "flushed to zero" : "IEEE gradual underflow";
+}
+
 #if defined(__SSE__) || defined(__x86_64__)
 #include <xmmintrin.h>
 

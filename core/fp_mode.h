@@ -21,6 +21,10 @@ void ob_fp_flush_denormals(void);
 /* 1 when the calling thread flushes denormals to zero, else 0. */
 int ob_fp_flushes_denormals(void);
 
+/* The same in words, as results and bench print it: "flushed to zero" or
+ * "IEEE gradual underflow". */
+const char *ob_fp_denormals_name(void);
+
 /* The calling thread's mode, to hand to another thread (opaque). */
 unsigned ob_fp_mode_get(void);
 void ob_fp_mode_set(unsigned mode);

@@ -55,7 +55,7 @@ json_t *ob_environment_json(void) {
                      OB_NUMERICS_VERSION, "compiler", OB_C_COMPILER, "build_type", OB_BUILD_TYPE,
                      "openblas", openblas_get_config(), "blas_threads", threads,
                      "threads_split_by", team > 1 ? "optbench" : "openblas", "denormals",
-                     ob_fp_flushes_denormals() ? "flushed to zero" : "IEEE gradual underflow",
+                     ob_fp_denormals_name(),
                      "cpu", cpu, "cpus_online", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN),
                      "date", date);
 }

@@ -157,7 +157,7 @@ typedef struct hf_state {
     double lambda;
     float *ch;               /* last CG iterate                             */
     float *g, *pre, *r, *y, *d, *Ad, *trial;
-    int *save_at, n_save, max_cg_all; /* the saved CG iterations (all phases) */
+    int *save_at, n_save;             /* the saved CG iterations (all phases) */
     hf_bt_store bt;                   /* its ring, ring_iter and run are ours */
     double *phi;
     /* during a step */
@@ -244,7 +244,6 @@ static int hf_create(const ob_host *host, const ob_problem *problem, const doubl
 
     int max_cg = (int)s->p[P_MAX_CG];
     if (s->p[P_FINISH_AT] > 0 && (int)s->p[P_FINISH_MAX_CG] > max_cg) max_cg = (int)s->p[P_FINISH_MAX_CG];
-    s->max_cg_all = max_cg;
     s->n_save = hf_cg_save_schedule(s->p[P_SAVE_FIRST], s->p[P_SAVE_GROWTH], max_cg, NULL, 0);
     const size_t vb = s->n * sizeof(float);
     /* the store: a ring for every saved iterate when they fit in
