@@ -90,7 +90,10 @@ typedef struct nag_lookahead {
 
 static void nag_lookahead_range(void *ctx, size_t i0, size_t i1) {
     const nag_lookahead *l = ctx;
-    for (size_t i = i0; i < i1; i++) l->x[i] = l->theta[i] + l->m * l->v[i];
+    float *restrict x = l->x;
+    const float *restrict theta = l->theta, *restrict v = l->v;
+    const float m = l->m;
+    for (size_t i = i0; i < i1; i++) x[i] = theta[i] + m * v[i];
 }
 
 static int nag_step(void *state, const ob_problem *problem, uint64_t t, double lr, double mu,

@@ -58,7 +58,10 @@ typedef struct sgd_update {
 
 static void sgd_update_range(void *ctx, size_t i0, size_t i1) {
     const sgd_update *u = ctx;
-    for (size_t i = i0; i < i1; i++) u->theta[i] -= u->e * u->g[i];
+    float *restrict theta = u->theta;
+    const float *restrict g = u->g;
+    const float e = u->e;
+    for (size_t i = i0; i < i1; i++) theta[i] -= e * g[i];
 }
 
 static int sgd_step(void *state, const ob_problem *problem, uint64_t t, double lr, double mu,
