@@ -167,7 +167,7 @@ static int bench_autoencoders(const ob_plugin_registry *reg, const char *only, d
     printf("FLOP model: forward 2 x (weights) per case, backward 4 x (weights) except the first "
            "layer's input gradient, i.e. about 6 x parameters x batch per update. Synthetic inputs; "
            "%d thread(s)%s; measured sgemm peak %.1f GFLOP/s.\n\n", ob_par_compute_threads(),
-           ob_par_threads() > 1 ? " (each product split by rows, one-thread OpenBLAS per thread)"
+           ob_par_threads() > 1 ? " (each product split by rows or columns, one-thread OpenBLAS per thread)"
                                 : "",
            peak);
     printf("| task | parameters | optimizer | ms/update | GFLOP/s | %% of sgemm peak | eval ms per 1000 cases | peak RSS MiB |\n");

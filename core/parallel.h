@@ -1,10 +1,10 @@
 /* parallel.h -- a small team of threads for the element-wise loops between
  * the BLAS calls of a training step.
  *
- * The team runs a step's matrix products (par_gemm.h, split by rows) and
- * the loops around them (bias + activation, the loss, the derivatives, the
- * optimizer's update), which would otherwise run on one core while the
- * others wait. The team is the calling
+ * The team runs a step's matrix products (par_gemm.h, split by rows or
+ * columns) and the loops around them (bias + activation, the loss, the
+ * derivatives, the optimizer's update), which would otherwise run on one
+ * core while the others wait. The team is the calling
  * thread plus n - 1 workers started once, before training (starting them
  * allocates; a loop does not). Idle workers spin with sched_yield for a
  * few milliseconds (the gaps between the loops of a step are microseconds),

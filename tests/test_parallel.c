@@ -183,16 +183,21 @@ static void test_denormal_mode_reaches_the_workers(void **s) {
     check_team_mode(0);
 }
 
-static void test_row_split_sgemm(void **s) {
+/* Both splits, with 1, 2 and 3 threads: by rows of C (M >= N: 100, 200
+ * and 257 rows of 90 columns; 257 leaves a block of one row) and by columns
+ * (N > M: 31 rows of 90 columns, 200 rows of 301; 301 leaves a block of 13
+ * columns). One row of 90 is below the size worth splitting and runs on
+ * the calling thread. */
+static void test_split_sgemm(void **s) {
     (void)s;
-    const size_t Ms[] = {1, 31, 100, 200, 257};
+    const size_t Ms[] = {1, 31, 100, 200, 257, 200}, Ns[] = {90, 90, 90, 90, 90, 301};
     for (int team = 1; team <= 3; team++) {
         assert_int_equal(ob_par_start(team), 0);
-        for (size_t i = 0; i < 5; i++)
+        for (size_t i = 0; i < 6; i++)
             for (int ta = 0; ta < 2; ta++)
                 for (int tb = 0; tb < 2; tb++) {
-                    check_sgemm(ta, tb, Ms[i], 90, 120, 0.0f);
-                    check_sgemm(ta, tb, Ms[i], 90, 120, 1.0f);
+                    check_sgemm(ta, tb, Ms[i], Ns[i], 120, 0.0f);
+                    check_sgemm(ta, tb, Ms[i], Ns[i], 120, 1.0f);
                 }
     }
     ob_par_stop();
@@ -200,7 +205,7 @@ static void test_row_split_sgemm(void **s) {
 
 /* The autoencoder's loss and gradient on a team of 1, 2 and 3 threads. The
  * element-wise passes give the same bits on any team; the products, split
- * by rows, may round differently in the last bits (as OpenBLAS's own thread
+ * by rows or columns, may round differently in the last bits (as OpenBLAS's own thread
  * counts do), so the gradient is compared with a tolerance: 1e-5 of its
  * largest element, far below any change a bug in the split would make (a
  * missing or doubled row block changes elements by their full size). */
@@ -308,7 +313,7 @@ int main(void) {
         cmocka_unit_test(test_nested_loop_runs_inline),
         cmocka_unit_test(test_team_owns_the_blas_threads),
         cmocka_unit_test(test_denormal_mode_reaches_the_workers),
-        cmocka_unit_test(test_row_split_sgemm),
+        cmocka_unit_test(test_split_sgemm),
         cmocka_unit_test(test_autoencoder_on_a_team),
         cmocka_unit_test(test_rnn_on_a_team),
     };
