@@ -183,17 +183,18 @@ static void test_denormal_mode_reaches_the_workers(void **s) {
     check_team_mode(0);
 }
 
-/* Both splits, with 1, 2 and 3 threads: by rows of C (M >= N: 100, 200
- * and 257 rows of 90 columns; 257 leaves a block of one row) and by columns
- * (N > M: 31 rows of 90 columns, 200 rows of 301; 301 leaves a block of 13
- * columns). One row of 90 is below the size worth splitting and runs on
- * the calling thread. */
+/* Both splits, with 1, 2 and 3 threads: by rows of C (100, 200 and 257
+ * rows of 90 columns, 257 leaving a block of one row; 40 rows of 70, wider
+ * than tall but not twice) and by columns (C more than twice as wide as
+ * tall: 31 rows of 90 columns, 100 rows of 301, 301 leaving a block of 13
+ * columns). One row of 90 is below the size worth splitting and runs on the
+ * calling thread. */
 static void test_split_sgemm(void **s) {
     (void)s;
-    const size_t Ms[] = {1, 31, 100, 200, 257, 200}, Ns[] = {90, 90, 90, 90, 90, 301};
+    const size_t Ms[] = {1, 31, 100, 200, 257, 40, 100}, Ns[] = {90, 90, 90, 90, 90, 70, 301};
     for (int team = 1; team <= 3; team++) {
         assert_int_equal(ob_par_start(team), 0);
-        for (size_t i = 0; i < 6; i++)
+        for (size_t i = 0; i < 7; i++)
             for (int ta = 0; ta < 2; ta++)
                 for (int tb = 0; tb < 2; tb++) {
                     check_sgemm(ta, tb, Ms[i], Ns[i], 120, 0.0f);
