@@ -24,7 +24,9 @@ over steps, far slower.
 
 With --rounds N the three sides take turns N times and the tables give
 medians: on a shared machine speed drifts by 10-30% over minutes, and
-sides measured minutes apart would otherwise compare two machines.
+sides measured minutes apart would otherwise compare two machines. So
+each network is timed on the three sides back to back (seconds apart),
+in the opposite order every other round.
 
 Usage: tools/bench/compare.py [--build build] [--threads 2] [--seconds 2]
                               [--rounds 1] [--tasks curves,mnist,faces,rnn80,rnn200]"""
@@ -103,37 +105,51 @@ def main():
         kernels, rc = None, 0
         ob = {}                               # key -> [ms per round]
         res = {"default": {}, "tuned": {}}    # config -> key -> [(ms, variant) per round]
+        configs = {"default": (args.threads, None), "tuned": (1, args.threads)}
+        all_checks = []
         for rnd in range(args.rounds):
+            # Per network, the three sides one after the other, seconds apart,
+            # in the reverse order every other round: a drift of the
+            # machine's speed within a round then favours no side.
             for task in tasks:
-                cmd = [os.path.join(args.build, "optbench"), "bench", "--no-hf", "--threads",
-                       str(args.threads), "--seconds", str(args.seconds), "--task", task]
-                if rnd == 0:
-                    cmd += ["--dump", dump]
-                out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True).stdout
-                if rnd == 0:
-                    print(out)
-                for key, ms in optbench_rows(out).items():
-                    ob.setdefault(key, []).append(ms)
-                kernels = kernels or optbench_kernels(out)
-            configs = [("default", args.threads, None), ("tuned", 1, args.threads)]
-            for name, intra, blas in configs:
-                code, checks, best = torch_side(dump, intra, blas, args.seconds, args.tasks,
-                                                args.python, kernels)
-                rc |= code != 0
-                for key, v in best.items():
-                    res[name].setdefault(key, []).append(v)
-                if name == "default" and rnd == 0:
-                    print_checks(checks)
+                order = ["optbench", "tuned", "default"]
+                if rnd % 2:
+                    order.reverse()
+                for side in order:
+                    if side == "optbench":
+                        cmd = [os.path.join(args.build, "optbench"), "bench", "--no-hf",
+                               "--threads", str(args.threads), "--seconds", str(args.seconds),
+                               "--task", task]
+                        if rnd == 0:
+                            cmd += ["--dump", dump]
+                        out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True,
+                                             check=True).stdout
+                        if rnd == 0:
+                            print(out)
+                        for key, ms in optbench_rows(out).items():
+                            ob.setdefault(key, []).append(ms)
+                        kernels = kernels or optbench_kernels(out)
+                        continue
+                    intra, blas = configs[side]
+                    code, checks, best = torch_side(dump, intra, blas, args.seconds, task,
+                                                    args.python, kernels)
+                    rc |= code != 0
+                    for key, v in best.items():
+                        res[side].setdefault(key, []).append(v)
+                    if side == "default" and rnd == 0:
+                        all_checks += checks
+        print_checks(all_checks)
         print(f"## ms/update, optbench vs PyTorch ({args.threads} cores)\n")
         print(f"default: torch intra-op {args.threads}, OPENBLAS_NUM_THREADS unset; tuned: "
               f"intra-op 1, OPENBLAS_NUM_THREADS={args.threads}; both with "
-              f"OPENBLAS_CORETYPE={kernels}, the kernels optbench ran. {args.rounds} round(s), "
-              "each optbench then both PyTorch configurations; the medians over rounds. Ratio = "
-              "PyTorch ms / optbench ms (> 1: optbench faster); the range is over the rounds' "
-              "own ratios.\n")
+              f"OPENBLAS_CORETYPE={kernels}, the kernels optbench ran. {args.rounds} round(s); "
+              "in each, per network, optbench and both PyTorch configurations one after the "
+              "other (the order reversed every other round). Times are medians over rounds; "
+              "ratio = PyTorch ms / optbench ms (> 1: optbench faster); the range is over the "
+              "rounds' own ratios; best/best is the fastest round of each side.\n")
         print("| task | optimizer | optbench | PyTorch default | PyTorch tuned | ratio vs "
-              "default | ratio vs tuned | range vs tuned |")
-        print("|---|---|---|---|---|---|---|---|")
+              "default | ratio vs tuned | range vs tuned | best/best vs tuned |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for key, mss in ob.items():
             d, t = res["default"].get(key), res["tuned"].get(key)
             if not d or not t or len(d) != len(mss) or len(t) != len(mss):
@@ -141,9 +157,10 @@ def main():
             m, dm, tm = (statistics.median(mss), statistics.median(x[0] for x in d),
                          statistics.median(x[0] for x in t))
             per_round = [tt[0] / o for tt, o in zip(t, mss)]
+            best = min(x[0] for x in t) / min(mss)
             print(f"| {key[0]} | {key[1]} | {m:.2f} | {dm:.2f} ({d[0][1]}) | {tm:.2f} "
                   f"({t[0][1]}) | {dm / m:.2f} | {tm / m:.2f} | {min(per_round):.2f}-"
-                  f"{max(per_round):.2f} |")
+                  f"{max(per_round):.2f} | {best:.2f} |")
         return rc
 
 
