@@ -39,7 +39,8 @@ static int check_desc(const ob_plugin_desc *d, const char *path, ob_error *err) 
     int ok = 0;
     switch (d->kind) {
     case OB_PLUGIN_OPTIMIZER:
-        ok = d->optimizer && d->optimizer->struct_size >= sizeof(ob_optimizer_ops) &&
+        /* a table from before run_work was added is complete */
+        ok = d->optimizer && d->optimizer->struct_size >= offsetof(ob_optimizer_ops, run_work) &&
              d->optimizer->create && d->optimizer->step && d->optimizer->destroy;
         break;
     case OB_PLUGIN_SCHEDULE:

@@ -784,8 +784,16 @@ int ob_cell_estimate(const ob_cell_plan *plan, double gflops, double *seconds, d
     double evals = (double)(plan->updates / plan->eval_every) + 1;
     double sub = plan->eval_train_cases ? fmin(plan->eval_train_cases, ntr) : ntr;
     double subt = plan->eval_train_cases ? fmin(plan->eval_train_cases, nte) : nte;
-    double flops = cost.flops_per_update * (double)plan->updates +
-                   cost.flops_per_eval_case * ((evals - 1) * (sub + subt) + ntr + nte);
+    /* the optimizer's own count of its work where it gives one (HF: a
+     * gradient, up to max_cg Gauss-Newton products and the evaluations
+     * around them per update), else one gradient on the batch per update */
+    double train = cost.flops_per_update * (double)plan->updates;
+    const ob_optimizer_ops *ops = plan->opt ? plan->opt->desc->optimizer : NULL;
+    if (ops && OB_OPTIMIZER_HAS(ops, run_work) && ops->run_work && cost.batch > 0)
+        train = cost.flops_per_update / cost.batch *
+                ops->run_work(plan->opt_params, plan->updates, (size_t)cost.batch,
+                              (size_t)ntr);
+    double flops = train + cost.flops_per_eval_case * ((evals - 1) * (sub + subt) + ntr + nte);
     const double share = cost.peak_share > 0 ? cost.peak_share : 0.7;
     *seconds = flops / (share * gflops * 1e9);
     /* data + parameters and up to five parameter-sized optimizer buffers +

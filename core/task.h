@@ -26,6 +26,8 @@ typedef struct ob_task_info {
 
 typedef struct ob_task_cost {
     double n_params, flops_per_update, flops_per_eval_case, train_cases, test_cases;
+    double batch;            /* cases per mini-batch: flops_per_update is a
+                              * gradient on this many                       */
     double data_bytes;       /* the data set in memory                      */
     double activation_bytes; /* activation and batch buffers                */
     double peak_share;       /* the share of the sgemm peak its steps reach

@@ -127,6 +127,7 @@ static int ae_cost(const ob_task_info *info, const json_t *desc, ob_task_cost *o
     }
     out->n_params = p;
     out->flops_per_update = 2 * (mac + macb) * o.batch;
+    out->batch = (double)o.batch;
     out->flops_per_eval_case = 2 * mac;
     out->train_cases = o.train_cases ? fmin(o.train_cases, cfg->train_cases) : cfg->train_cases;
     out->test_cases = o.test_cases ? fmin(o.test_cases, cfg->test_cases) : cfg->test_cases;

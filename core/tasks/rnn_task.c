@@ -186,6 +186,7 @@ static int rnn_cost(const ob_task_info *info, const json_t *desc, ob_task_cost *
     out->n_params = n_params_of(&g, &o);
     out->flops_per_update = (double)o.batch * (double)g.max_T *
                             ob_rnn_flops_per_step(g.NI, o.hidden, g.O, o.biases_only, 1);
+    out->batch = (double)o.batch;
     out->flops_per_eval_case =
         (double)g.max_T * ob_rnn_flops_per_step(g.NI, o.hidden, g.O, o.biases_only, 0);
     out->train_cases = (double)o.train_eval_sequences;

@@ -1,6 +1,7 @@
 /* The hf plugin end to end on the toy autoencoder (64-32-8-32-64, 600
  * training cases), in process: it trains, reports its HF fields, allocates
- * nothing in step, is deterministic, and checkpoints bitwise. */
+ * nothing in step, is deterministic, and checkpoints bitwise. And its
+ * count of a run's work, which `optbench plan` and `slurm` price cells by. */
 #include "testkit.h"
 
 #include <jansson.h>
@@ -12,6 +13,7 @@
 #include "host_services.h"
 #include "plugin_host.h"
 #include "rng.h"
+#include "runner.h"
 #include "task.h"
 
 typedef struct run {
@@ -258,12 +260,93 @@ static void test_hf_variants(void **s) {
     ob_plugin_close(&p);
 }
 
+static void open_hf(ob_plugin *p, const char *params_json, double *values) {
+    ob_error err;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/plugins/hf.so", ob_test_build_dir());
+    if (ob_plugin_open(path, p, &err) != OB_OK) fail_msg("%s", err.msg);
+    json_error_t je;
+    json_t *given = json_loads(params_json, 0, &je);
+    assert_non_null(given);
+    assert_int_equal(ob_plugin_resolve_params(p, given, values, "test", &err), OB_OK);
+    json_decref(given);
+}
+
+/* run_work by hand, 20,000 training cases, 10 iterations, the defaults
+ * (gradient on the whole set, 4 curvature chunks of 5,000, max_cg 250,
+ * preconditioner, backtracking over the 15 iterates saved at 5, 7, ..., 197):
+ *   gradient with squares  20000 x 4/3          =    26,666.67
+ *   CG                     250 x 5000 x 5/3     = 2,083,333.33
+ *   backtracking           15 x 20000 x 1/3     =   100,000
+ *   rho                    2 x 5000 + 5000 x 5/3 =   18,333.33
+ *   line search            20000 x 1/3          =     6,666.67
+ *                                               = 2,235,000 per iteration.
+ * With finish_at = 4 the last 6 use the finish phase (one chunk, the whole
+ * set; finish_max_cg 200, whose saves are the same 15):
+ *   26,666.67 + 200 x 20000 x 5/3 + 100,000 + 2 x 20000 x 1/3
+ *   + 20000 x 5/3 + 6,666.67 = 6,846,666.67.
+ * Relative tolerance 1e-12: sums of a few doubles. */
+static void test_hf_run_work_by_hand(void **s) {
+    (void)s;
+    ob_plugin p;
+    double v[64];
+    open_hf(&p, "{}", v);
+    const ob_optimizer_ops *ops = p.desc->optimizer;
+    assert_true(OB_OPTIMIZER_HAS(ops, run_work) && ops->run_work);
+    const double plain = ops->run_work(v, 10, 200, 20000);
+    assert_true(fabs(plain - 10 * 2235000.0) <= 1e-12 * plain);
+    ob_plugin_close(&p);
+
+    open_hf(&p, "{\"finish_at\": 4}", v);
+    const double fin = p.desc->optimizer->run_work(v, 10, 200, 20000);
+    const double want = 4 * 2235000.0 + 6 * (26666.0 + 2.0 / 3 + 200 * 20000 * 5.0 / 3 + 100000 +
+                                             2 * 20000 / 3.0 + 20000 * 5.0 / 3 + 20000 / 3.0);
+    assert_true(fabs(fin - want) <= 1e-12 * want);
+    ob_plugin_close(&p);
+}
+
+/* `optbench plan`'s estimate of an HF cell counts CG: suites/hf_curves.lua's
+ * log20 cell (20 iterations on CURVES' 20,000 training cases, 4 chunks,
+ * max_cg 250), at 1 GFLOP/s and the estimates' 70% of it, takes at least
+ * its CG steps' time: 20 x 250 x 5000 x 5/3 cases of a gradient, each 2 x
+ * (weights forward + 2 x weights backward but the first layer's) FLOPs,
+ * from CURVES' layer sizes here. The rest of HF's work and the evaluations
+ * add about 8% (the by-hand test above: 2,235,000 against 2,083,333 per
+ * iteration); 1.2 leaves room. Priced as one SGD step per iteration, as it
+ * was, the estimate is 10,000 times smaller. */
+static void test_hf_plan_counts_cg(void **s) {
+    (void)s;
+    char dir[4096], suite[4096];
+    snprintf(dir, sizeof dir, "%s/plugins", ob_test_build_dir());
+    setenv("OPTBENCH_PLUGIN_PATH", dir, 1);
+    snprintf(suite, sizeof suite, "%s/suites/hf_curves.lua", ob_test_source_dir());
+    ob_prepared pr;
+    ob_error err;
+    if (ob_prepare_suite(suite, "log20", &pr, &err) != OB_OK) fail_msg("%s", err.msg);
+    assert_int_equal(pr.n, 1);
+    double secs, mb;
+    assert_int_equal(ob_cell_estimate(&pr.plans[0], 1.0, &secs, &mb, &err), OB_OK);
+    static const double layers[] = {784, 400, 200, 100, 50, 25, 6, 25, 50, 100, 200, 400, 784};
+    double per_case = 0;
+    for (int k = 1; k < 13; k++) {
+        const double m = layers[k - 1] * layers[k];
+        per_case += 2 * (m + (k == 1 ? m : 2 * m));
+    }
+    const double cg = 20 * 250 * 5000 * 5.0 / 3 * per_case / (0.7 * 1e9);
+    fprintf(stderr, "estimate %.1f s, CG alone %.1f s\n", secs, cg);
+    assert_true(secs >= cg && secs <= 1.2 * cg);
+    ob_prepared_free(&pr);
+    unsetenv("OPTBENCH_PLUGIN_PATH");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hf_trains_toy),
         cmocka_unit_test(test_hf_deterministic_and_checkpoints),
         cmocka_unit_test(test_hf_variants),
         cmocka_unit_test(test_hf_store_size_changes_nothing),
+        cmocka_unit_test(test_hf_run_work_by_hand),
+        cmocka_unit_test(test_hf_plan_counts_cg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -130,8 +130,14 @@ static void destroy(void *state) {
     s->host->free(s);
 }
 
-static const ob_optimizer_ops ops = {sizeof(ob_optimizer_ops), create, step, report_point,
-                                     state_size, save_state, load_state, destroy};
+/* The table's size is that of the header before run_work was added: the
+ * host must still load it, and the reliability tests then run an optimizer
+ * as a plugin built against that header declares itself. */
+static const ob_optimizer_ops ops = {.struct_size = offsetof(ob_optimizer_ops, run_work),
+                                     .create = create, .step = step,
+                                     .report_point = report_point, .state_size = state_size,
+                                     .save_state = save_state, .load_state = load_state,
+                                     .destroy = destroy};
 static const ob_plugin_desc desc = {OB_ABI_VERSION, sizeof(ob_plugin_desc), OB_PLUGIN_OPTIMIZER,
                                     NAME, "test fixture that misbehaves on its 3rd (or 10th) step", "1",
                                     NULL, 0, &ops, NULL, NULL};

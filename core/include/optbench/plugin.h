@@ -266,7 +266,25 @@ typedef struct ob_optimizer_ops {
     int (*load_state)(void *state, const void *buf, size_t len);
 
     void (*destroy)(void *state); /* accepts NULL */
+
+    /* Added after the first release of ABI 1: check with OB_OPTIMIZER_HAS;
+     * it may be NULL. The work of steps 0 .. updates-1, for the run-time
+     * estimates of `optbench plan` and the time limits `optbench slurm`
+     * asks for: the cases they pass forward and backward, counted as cases
+     * of a gradient (a forward pass alone counts 1/3 of a case, a
+     * Gauss-Newton product 5/3). An estimate, erring high where the work
+     * varies: a time limit that is too short costs more than one too long.
+     * params: the values create() would get; batch: the cell's mini-batch
+     * size; train_cases: its training set. Pure, and called without a
+     * state. NULL means one gradient on the mini-batch per step (updates x
+     * batch cases), as SGD, CM and NAG take. */
+    double (*run_work)(const double *params, uint64_t updates, size_t batch, size_t train_cases);
 } ob_optimizer_ops;
+
+/* Whether an optimizer's table (built perhaps against an older header) has
+ * a field. */
+#define OB_OPTIMIZER_HAS(ops, field) \
+    ((ops)->struct_size >= offsetof(ob_optimizer_ops, field) + sizeof((ops)->field))
 
 /* ------------------------------------------------------------------------ */
 /* Schedules                                                                 */
