@@ -15,6 +15,7 @@
 #include "bench_rnn.h"
 #include "host_services.h"
 #include "models/autoencoder.h"
+#include "par_gemm.h"
 #include "parallel.h"
 #include "plugin_host.h"
 #include "rng.h"
@@ -44,6 +45,40 @@ static int cmp_double(const void *a, const void *b) {
 static double median(double *x, size_t n) {
     qsort(x, n, sizeof *x, cmp_double);
     return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+/* The matrices of the peak products; allocated by ob_bench_main. */
+enum { PEAK_N = 2048 };
+static float *peak_a, *peak_b, *peak_c;
+
+static int peak_alloc(void) {
+    const size_t n = (size_t)PEAK_N * PEAK_N;
+    peak_a = malloc(n * sizeof(float));
+    peak_b = malloc(n * sizeof(float));
+    peak_c = malloc(n * sizeof(float));
+    if (!peak_a || !peak_b || !peak_c) return -1;
+    for (size_t i = 0; i < n; i++) {
+        peak_a[i] = (float)(i % 7) * 0.1f;
+        peak_b[i] = (float)(i % 5) * 0.1f;
+    }
+    return 0;
+}
+
+static void peak_free(void) {
+    free(peak_a);
+    free(peak_b);
+    free(peak_c);
+    peak_a = peak_b = peak_c = NULL;
+}
+
+/* One 2048^3 product on the steps' threads, split as their products are
+ * (par_gemm.h; on 2 threads as fast as OpenBLAS's own threading, measured
+ * in docs/PERFORMANCE.md): its GFLOP/s. */
+static double peak_sample(void) {
+    const double t0 = ob_bench_now_s();
+    ob_par_sgemm(0, 0, PEAK_N, PEAK_N, PEAK_N, 1.0f, peak_a, PEAK_N, peak_b, PEAK_N, 0.0f, peak_c,
+                 PEAK_N);
+    return 2.0 * PEAK_N * (double)PEAK_N * PEAK_N / (ob_bench_now_s() - t0) / 1e9;
 }
 
 /* GFLOP/s of C = A B with n x n float matrices: the median of 7 runs. */
@@ -131,7 +166,8 @@ static int dump_ae(const char *dir, const char *name, const ob_ae *ae, const flo
            ob_bench_write_f32(dir, n2, X, B * ae->n[0]);
 }
 
-double ob_bench_time_steps(const ob_plugin *opt, ob_problem *prob, double seconds, int *steps) {
+double ob_bench_time_steps(const ob_plugin *opt, ob_problem *prob, double seconds, int *steps,
+                           double *peak) {
     const ob_host *host = ob_host_services();
     ob_rng rng;
     ob_rng_seed(&rng, 1, 2, OB_STREAM_OPT);
@@ -144,34 +180,46 @@ double ob_bench_time_steps(const ob_plugin *opt, ob_problem *prob, double second
     ob_step_info info = {.struct_size = sizeof info};
     uint64_t t = 0;
     for (; t < 3; t++) opt->desc->optimizer->step(state, prob, t, 1e-4, 0.9, &info);
-    enum { MAX_STEPS = 4096 };
+    enum { MAX_STEPS = 4096, MAX_PEAKS = 16 };
     static double dt[MAX_STEPS];
-    int n = 0;
-    double t0 = ob_bench_now_s(), el = 0;
+    double pk[MAX_PEAKS];
+    int n = 0, np = 0;
+    pk[np++] = peak_sample();
+    /* el: seconds of steps so far (t0 moves past the peak samples) */
+    double t0 = ob_bench_now_s(), el = 0, next_peak = seconds / 8;
     while ((n < 5 || el < seconds) && n < MAX_STEPS) {
         const double s0 = ob_bench_now_s();
         opt->desc->optimizer->step(state, prob, t++, 1e-4, 0.9, &info);
         dt[n++] = ob_bench_now_s() - s0;
         el = ob_bench_now_s() - t0;
+        if (el >= next_peak && np < MAX_PEAKS - 1) {
+            const double p0 = ob_bench_now_s();
+            pk[np++] = peak_sample();
+            t0 += ob_bench_now_s() - p0;
+            next_peak += seconds / 8;
+        }
     }
+    pk[np++] = peak_sample();
     opt->desc->optimizer->destroy(state);
     *steps = n;
+    *peak = median(pk, (size_t)np);
     return 1000.0 * median(dt, (size_t)n);
 }
 
 static int bench_autoencoders(const ob_plugin_registry *reg, const char *only, double seconds,
-                              double peak, const char *dump_dir) {
+                              const char *dump_dir) {
     ob_error err;
     const char *opts[] = {"sgd", "cm", "nag"};
     printf("## Autoencoder updates (batch 200)\n\n");
     printf("FLOP model: forward 2 x (weights) per case, backward 4 x (weights) except the first "
            "layer's input gradient, i.e. about 6 x parameters x batch per update. Synthetic inputs; "
-           "%d thread(s)%s; measured sgemm peak %.1f GFLOP/s.\n\n", ob_par_compute_threads(),
+           "%d thread(s)%s. %% of sgemm peak: against the median of the 2048^3 products timed on "
+           "the same threads between the row's steps (sgemm peak beside, GFLOP/s).\n\n",
+           ob_par_compute_threads(),
            ob_par_threads() > 1 ? " (each product split by rows or columns, one-thread OpenBLAS per thread)"
-                                : "",
-           peak);
-    printf("| task | parameters | optimizer | ms/update | GFLOP/s | %% of sgemm peak | eval ms per 1000 cases | peak RSS MiB |\n");
-    printf("|---|---|---|---|---|---|---|---|\n");
+                                : "");
+    printf("| task | parameters | optimizer | ms/update | GFLOP/s | %% of sgemm peak | sgemm peak beside | eval ms per 1000 cases | peak RSS MiB |\n");
+    printf("|---|---|---|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) {
         if (only && strcmp(only, nets[i].name) != 0) continue;
         bench_problem bp = {.B = 200};
@@ -213,10 +261,12 @@ static int bench_autoencoders(const ob_plugin_registry *reg, const char *only, d
             const ob_plugin *pl = ob_registry_find(reg, OB_PLUGIN_OPTIMIZER, opts[o], NULL, &e2);
             if (!pl) continue;
             int steps;
-            double ms = ob_bench_time_steps(pl, &prob, seconds, &steps);
+            double peak;
+            double ms = ob_bench_time_steps(pl, &prob, seconds, &steps, &peak);
             double gf = flops / (ms * 1e6);
-            printf("| %s | %zu | %s | %.2f | %.1f | %.0f%% | %.1f | %.0f |\n", nets[i].name, P,
-                   opts[o], ms, gf, 100 * gf / peak, 1000 * best_eval, ob_bench_peak_rss_mb());
+            printf("| %s | %zu | %s | %.2f | %.1f | %.0f%% | %.1f | %.1f | %.0f |\n", nets[i].name,
+                   P, opts[o], ms, gf, 100 * gf / peak, peak, 1000 * best_eval,
+                   ob_bench_peak_rss_mb());
             fflush(stdout);
         }
         free(theta);
@@ -299,8 +349,15 @@ int ob_bench_main(int argc, char **argv) {
            peak, blas_threads, ob_blas_kernel_name(),
            ob_fp_denormals_name());
     int rc = 0;
-    if (!only || is_ae(only)) rc = bench_autoencoders(&reg, only, seconds, peak, dump_dir);
-    if (rc == 0 && (!only || is_rnn(only))) rc = ob_bench_rnn(&reg, only, seconds, peak, dump_dir);
+    if (peak_alloc() != 0) {
+        fprintf(stderr, "optbench: error: cannot allocate the peak products' 48 MiB\n");
+        peak_free();
+        ob_registry_free(&reg);
+        return 1;
+    }
+    if (!only || is_ae(only)) rc = bench_autoencoders(&reg, only, seconds, dump_dir);
+    if (rc == 0 && (!only || is_rnn(only))) rc = ob_bench_rnn(&reg, only, seconds, dump_dir);
+    peak_free();
     if (rc == 0 && hf && !only) {
         printf("## Hessian-free\n\n");
         if (ob_bench_hf(stdout, &err) != OB_OK) {

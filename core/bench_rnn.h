@@ -13,7 +13,7 @@ extern const char *const ob_bench_rnn_names[];
  * `only`, if non-NULL) to stdout. With dump_dir, also writes each
  * configuration's weights, batch and loss there (see docs/PERFORMANCE.md,
  * "Side by side with PyTorch"). Returns 0 or 1 (an error was printed). */
-int ob_bench_rnn(const ob_plugin_registry *reg, const char *only, double seconds, double peak,
+int ob_bench_rnn(const ob_plugin_registry *reg, const char *only, double seconds,
                  const char *dump_dir);
 
 #endif
