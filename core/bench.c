@@ -118,6 +118,12 @@ static int bp_loss_grad(void *ctx, const float *x, float *grad, double *loss) {
     return OB_OK;
 }
 
+static int bp_loss_grad_axpby(void *ctx, const float *x, float alpha, float beta, float *y,
+                              double *loss) {
+    bench_problem *b = ctx;
+    return ob_ae_loss_grad_axpby(&b->ae, x, b->X, b->B, alpha, beta, y, loss);
+}
+
 typedef struct net {
     const char *name;
     const size_t *sizes;
@@ -240,7 +246,8 @@ static int bench_autoencoders(const ob_plugin_registry *reg, const char *only, d
         }
         for (size_t j = 0; j < 1000 * d; j++) bp.X[j] = (float)ob_rng_uniform(&r);
         ob_problem prob = {.struct_size = sizeof prob, .ctx = &bp, .n_params = P, .params = theta,
-                           .batch_size = 200, .loss_grad = bp_loss_grad};
+                           .batch_size = 200, .loss_grad = bp_loss_grad,
+                           .loss_grad_axpby = bp_loss_grad_axpby};
         double flops = ob_ae_flops_per_case(&bp.ae, 1) * 200;
         if (dump_dir &&
             dump_ae(dump_dir, nets[i].name, &bp.ae, theta, bp.X, 200,

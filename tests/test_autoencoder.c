@@ -97,6 +97,78 @@ static void check_gradient(ob_ae_loss loss) {
     ob_ae_free(&ae);
 }
 
+/* ob_ae_loss_grad_axpby against beta y + alpha g computed here from
+ * ob_ae_loss_grad's g. Per element the two differ by the roundings of one
+ * multiply-add (the BLAS kernel may fuse it): |diff| <= 4 u (|beta y| +
+ * |alpha g|) with u = 2^-24; a missing bias part, a wrong beta or a weight
+ * written before the input-gradient product read it is off by far more. */
+static void check_axpby_matches(const float *got, const float *y0, const float *g, float alpha,
+                                float beta, size_t P, const char *what) {
+    for (size_t i = 0; i < P; i++) {
+        const float by = beta == 0.0f ? 0.0f : beta * y0[i];
+        const double want = (double)by + (double)(alpha * g[i]);
+        const double bound = 4 * 0x1p-24 * (fabs((double)by) + fabs((double)alpha * g[i])) + 1e-30;
+        if (!(fabs(got[i] - want) <= bound))
+            fail_msg("%s: element %zu is %.9g, beta y + alpha g = %.9g (bound %.3g)", what, i,
+                     (double)got[i], want, bound);
+    }
+}
+
+static void check_axpby(ob_ae_loss loss) {
+    const size_t sizes[] = {7, 6, 3, 5, 7};
+    const size_t B = 6;
+    ob_ae ae;
+    ob_error err;
+    assert_int_equal(ob_ae_init(&ae, sizes, 5, loss, 8, &err), OB_OK);
+    const size_t P = ae.n_params;
+    ob_rng r;
+    ob_rng_seed(&r, 12, loss, OB_STREAM_INIT);
+    float *theta = malloc(P * sizeof(float)), *g = malloc(P * sizeof(float));
+    float *y0 = malloc(P * sizeof(float)), *y = malloc(P * sizeof(float));
+    float *X = malloc(9 * 7 * sizeof(float));
+    for (size_t i = 0; i < P; i++) theta[i] = (float)(0.8 * ob_rng_normal(&r));
+    for (size_t i = 0; i < P; i++) y0[i] = (float)ob_rng_normal(&r);
+    for (size_t i = 0; i < 9 * 7; i++) X[i] = (float)ob_rng_uniform(&r);
+    const double l_ref = ob_ae_loss_grad(&ae, theta, X, B, g);
+    double l = NAN;
+
+    /* into a vector of its own */
+    memcpy(y, y0, P * sizeof(float));
+    assert_int_equal(ob_ae_loss_grad_axpby(&ae, theta, X, B, -0.3f, 0.7f, y, &l), OB_OK);
+    assert_true(l == l_ref); /* the same forward pass and sums */
+    check_axpby_matches(y, y0, g, -0.3f, 0.7f, P, "y = 0.7 y - 0.3 g");
+
+    /* into theta itself (SGD's step) */
+    memcpy(y, theta, P * sizeof(float));
+    assert_int_equal(ob_ae_loss_grad_axpby(&ae, y, X, B, -0.3f, 1.0f, y, &l), OB_OK);
+    assert_true(l == l_ref);
+    check_axpby_matches(y, theta, g, -0.3f, 1.0f, P, "theta -= 0.3 g in place");
+
+    /* beta = 0 ignores y, NaN included */
+    for (size_t i = 0; i < P; i++) y[i] = NAN;
+    assert_int_equal(ob_ae_loss_grad_axpby(&ae, theta, X, B, 2.0f, 0.0f, y, NULL), OB_OK);
+    check_axpby_matches(y, y0, g, 2.0f, 0.0f, P, "y = 2 g");
+
+    /* a batch beyond the buffers, and a loss that is not finite: y untouched */
+    memcpy(y, y0, P * sizeof(float));
+    assert_int_equal(ob_ae_loss_grad_axpby(&ae, theta, X, 9, -0.3f, 0.7f, y, &l), OB_ENOTSUP);
+    assert_memory_equal(y, y0, P * sizeof(float));
+    X[3] = NAN;
+    assert_int_equal(ob_ae_loss_grad_axpby(&ae, theta, X, B, -0.3f, 0.7f, y, &l), OB_EDIVERGED);
+    assert_true(isnan(l));
+    assert_memory_equal(y, y0, P * sizeof(float));
+
+    free(theta);
+    free(g);
+    free(y0);
+    free(y);
+    free(X);
+    ob_ae_free(&ae);
+}
+
+static void test_axpby_cross_entropy(void **s) { (void)s; check_axpby(OB_LOSS_CROSS_ENTROPY); }
+static void test_axpby_squared_error(void **s) { (void)s; check_axpby(OB_LOSS_SQUARED); }
+
 static void test_gradient_cross_entropy(void **s) { (void)s; check_gradient(OB_LOSS_CROSS_ENTROPY); }
 static void test_gradient_squared_error(void **s) { (void)s; check_gradient(OB_LOSS_SQUARED); }
 
@@ -149,6 +221,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gradient_cross_entropy),
         cmocka_unit_test(test_gradient_squared_error),
+        cmocka_unit_test(test_axpby_cross_entropy),
+        cmocka_unit_test(test_axpby_squared_error),
         cmocka_unit_test(test_reported_error_definition),
         cmocka_unit_test(test_paper_parameter_counts),
     };

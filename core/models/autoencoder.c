@@ -62,7 +62,8 @@ int ob_ae_init(ob_ae *ae, const size_t *sizes, size_t n_sizes, ob_ae_loss loss, 
     ae->layout = (ob_param_layout){.struct_size = sizeof(ob_param_layout), .n_params = off,
                                    .n_blocks = 2 * ae->L, .blocks = ae->blocks};
 
-    size_t floats = max_batch * (total_act + 4 * width);
+    const size_t act_floats = max_batch * (total_act + 4 * width);
+    const size_t floats = act_floats + width; /* and one row of bias sums */
     /* aligned_alloc wants a multiple of the alignment */
     const size_t float_bytes = ((floats * sizeof(float)) + 63) & ~(size_t)63;
     const size_t bytes = (float_bytes + 2 * max_batch * sizeof(double) + 63) & ~(size_t)63;
@@ -81,6 +82,7 @@ int ob_ae_init(ob_ae *ae, const size_t *sizes, size_t n_sizes, ob_ae_loss loss, 
     ae->sqD = p + 3 * max_batch * width;
     ae->row_loss = (double *)((char *)ae->buf + float_bytes);
     ae->row_sq_err = ae->row_loss + max_batch;
+    ae->bias_sums = ae->buf + act_floats;
     return OB_OK;
 }
 
@@ -329,6 +331,57 @@ static double loss_grad(ob_ae *ae, const float *theta, const float *X, size_t B,
         backward(ae, theta, Xc, b, ae->dA, ae->dB, start > 0, grad, grad_sq, (float)B);
     }
     return sum / (double)B;
+}
+
+/* The backward pass of ob_ae_loss_grad_axpby: y = beta y + alpha (the
+ * gradient), each layer's weight part by its weight-gradient product itself
+ * (sgemm's alpha and beta: no gradient buffer, no pass of its own), its bias
+ * part from the column sums of dZ_k in a scratch row. The input-gradient
+ * product of layer k reads W_k before the weight-gradient product writes
+ * y's W_k, so y may be theta itself. */
+static void backward_axpby(ob_ae *ae, const float *theta, const float *X, size_t B, float *dZ,
+                           float *dPrev, float alpha, float beta, float *y) {
+    for (size_t k = ae->L; k >= 1; k--) {
+        const size_t nin = ae->n[k - 1], nk = ae->n[k];
+        const float *Ain = k == 1 ? X : ae->A[k - 1];
+        if (k > 1) {
+            /* dA_{k-1} = dZ_k W_k^T, then through f'_{k-1} */
+            ob_par_sgemm(0, 1, B, nin, nk, 1.0f, dZ, nk, theta + ae->w_off[k], nk, 0.0f, dPrev,
+                         nin);
+            times_act_derivative(dPrev, ae->A[k - 1], B * nin, ae->act[k - 1]);
+        }
+        /* y's W_k = beta W_k + alpha A_{k-1}^T dZ_k */
+        ob_par_sgemm(1, 0, nin, nk, B, alpha, Ain, nin, dZ, nk, beta, y + ae->w_off[k], nk);
+        /* y's b_k = beta b_k + alpha (column sums of dZ_k) */
+        float *sums = ae->bias_sums, *yb = y + ae->b_off[k];
+        memset(sums, 0, nk * sizeof(float));
+        add_column_sums(sums, dZ, B, nk, 1.0f);
+        if (beta == 0.0f)
+            for (size_t j = 0; j < nk; j++) yb[j] = alpha * sums[j];
+        else
+            for (size_t j = 0; j < nk; j++) yb[j] = beta * yb[j] + alpha * sums[j];
+        if (k == 1) break;
+        float *tmp = dZ;
+        dZ = dPrev;
+        dPrev = tmp;
+    }
+}
+
+int ob_ae_loss_grad_axpby(ob_ae *ae, const float *theta, const float *X, size_t B, float alpha,
+                          float beta, float *y, double *loss) {
+    if (B > ae->max_batch) return OB_ENOTSUP;
+    const size_t nout = ae->n[ae->L];
+    double sum = 0;
+    forward(ae, theta, X, B);
+    const float *Y = ae->A[ae->L];
+    add_row_losses(ae, Y, X, B, nout, &sum, NULL);
+    const double l = sum / (double)B;
+    if (loss) *loss = l;
+    if (!isfinite(l)) return OB_EDIVERGED;
+    rows_job jd = {.D = ae->dA, .A = (float *)Y, .T = X, .c = out_scale(ae, B)};
+    ob_par_for(B * nout, MIN_CHUNK_FLOATS, scaled_diff_range, &jd);
+    backward_axpby(ae, theta, X, B, ae->dA, ae->dB, alpha, beta, y);
+    return OB_OK;
 }
 
 double ob_ae_loss_grad(ob_ae *ae, const float *theta, const float *X, size_t B, float *grad) {

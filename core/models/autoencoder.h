@@ -51,6 +51,9 @@ typedef struct ob_ae {
     float *sqA, *sqD;                  /* squared activations / deltas for
                                           per-case squared gradients,
                                           B x max n_k each               */
+    float *bias_sums;                  /* one row of bias gradients (the
+                                          widest layer's), for
+                                          ob_ae_loss_grad_axpby          */
     double *row_loss, *row_sq_err;     /* per-row sums, max_batch each:
                                           rows are summed in order after
                                           a parallel pass                */
@@ -65,6 +68,14 @@ void ob_ae_free(ob_ae *ae);
  * non-NULL it receives the gradient of that mean. Any B >= 1 (see above).
  * Allocates nothing. */
 double ob_ae_loss_grad(ob_ae *ae, const float *theta, const float *X, size_t B, float *grad);
+
+/* y = beta y + alpha (the gradient ob_ae_loss_grad would write), the
+ * weight parts accumulated by the weight-gradient products themselves, and
+ * *loss (if non-NULL) the mean loss. y may be theta itself, but must not
+ * otherwise overlap it. Returns OB_OK, OB_EDIVERGED (loss not finite) or
+ * OB_ENOTSUP (B > max_batch), y untouched in both. Allocates nothing. */
+int ob_ae_loss_grad_axpby(ob_ae *ae, const float *theta, const float *X, size_t B, float alpha,
+                          float beta, float *y, double *loss);
 
 /* As ob_ae_loss_grad, and grad_sq receives the mean over the B cases of the
  * squared per-case gradients, grad_sq[i] = (1/B) sum_n (d loss_n/d theta_i)^2

@@ -158,6 +158,14 @@ static int cb_loss_grad(void *ctx, const float *x, float *grad, double *loss) {
     return isfinite(l) ? OB_OK : OB_EDIVERGED;
 }
 
+/* The stream batch always fits the model's buffers (eval_rows >= batch);
+ * a larger chunk gets OB_ENOTSUP, and the optimizer calls loss_grad. */
+static int cb_loss_grad_axpby(void *ctx, const float *x, float alpha, float beta, float *y,
+                              double *loss) {
+    ae_task *t = ctx;
+    return ob_ae_loss_grad_axpby(&t->ae, x, t->cur, t->cur_n, alpha, beta, y, loss);
+}
+
 static int cb_loss_grad_sq(void *ctx, const float *x, float *grad, float *grad_sq, double *loss) {
     ae_task *t = ctx;
     double l = ob_ae_loss_grad_sq(&t->ae, x, t->cur, t->cur_n, grad, grad_sq);
@@ -296,6 +304,7 @@ static int ae_create(const ob_task_info *info, const json_t *desc, const ob_data
         .loss_on = cb_loss_on,
         .select_batch = cb_select_batch,
         .loss_grad_sq = cb_loss_grad_sq,
+        .loss_grad_axpby = cb_loss_grad_axpby,
     };
     *impl = t;
     return OB_OK;

@@ -281,6 +281,27 @@ static int cb_loss_grad(void *ctx, const float *x, float *grad, double *loss) {
     return isfinite(l) ? OB_OK : OB_EDIVERGED;
 }
 
+/* y = beta y + alpha g through the scratch gradient: the RNN's parameters
+ * are few (10,401 for 100 hidden units), so a separate gradient costs
+ * nothing worth folding, and this keeps the float operations of the
+ * optimizers' own update loops: beta y + alpha g rounds as mu v - lr g
+ * does (alpha = -lr). HF's chunks get OB_ENOTSUP. */
+static int cb_loss_grad_axpby(void *ctx, const float *x, float alpha, float beta, float *y,
+                              double *loss) {
+    rnn_task *t = ctx;
+    if (!t->cur) return OB_ENOTSUP;
+    const double l = ob_rnn_loss_grad(&t->model, x, t->cur, t->scratch);
+    if (loss) *loss = l;
+    if (!isfinite(l)) return OB_EDIVERGED;
+    const size_t P = t->model.n_params;
+    const float *g = t->scratch;
+    if (beta == 0.0f)
+        for (size_t i = 0; i < P; i++) y[i] = alpha * g[i];
+    else
+        for (size_t i = 0; i < P; i++) y[i] = beta * y[i] + alpha * g[i];
+    return OB_OK;
+}
+
 static int cb_gn_product(void *ctx, const float *x, const float *v, double structural_damping,
                          float *gv) {
     rnn_task *t = ctx;
@@ -434,6 +455,7 @@ static int rnn_create(const ob_task_info *info, const json_t *desc, const ob_dat
         .gn_product = cb_gn_product,
         .loss_on = cb_loss_on,
         .select_batch = cb_select_batch,
+        .loss_grad_axpby = cb_loss_grad_axpby,
     };
     *impl = t;
     return OB_OK;

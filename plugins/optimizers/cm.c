@@ -4,12 +4,16 @@
  *   theta_{t+1} = theta_t + v_{t+1}
  *
  * v_0 = 0. lr_t and mu_t come from the schedule plugin; CM declares no
- * parameters of its own. Both updates run in one plain float32 loop, so the
- * result does not depend on the BLAS kernel.
+ * parameters of its own. Where the problem offers loss_grad_axpby, the task
+ * computes v_{t+1} = mu v_t - lr g in its own products (plugin.h; in the
+ * autoencoders the weight part is rounded once, inside the BLAS kernel) and
+ * one float32 loop adds v to theta; otherwise the gradient goes into g and
+ * one float32 loop does both updates (momentum_update.h).
  *
  * State (allocated in create, freed in destroy; step allocates nothing):
  *   v  velocity, n_params floats   -- the checkpoint (state_size bytes)
- *   g  gradient buffer, n_params floats (scratch)
+ *   g  gradient buffer, n_params floats (scratch; untouched, so not
+ *      resident, where loss_grad_axpby serves every step)
  * info->loss is the mini-batch loss at theta_t. Errors are reported at theta. */
 #include <stdio.h>
 #include <string.h>
@@ -62,13 +66,10 @@ static int cm_step(void *state, const ob_problem *problem, uint64_t t, double lr
     cm_state *s = state;
     if (problem->n_params != s->n) return OB_EINVAL;
     double loss = 0;
-    int rc = problem->loss_grad(problem->ctx, problem->params, s->g, &loss);
+    int rc = momentum_step(s->host, problem, problem->params, s->v, s->g, NULL, (float)mu,
+                           (float)lr, &loss);
     info->loss = loss;
-    if (rc != OB_OK) return rc;
-    momentum_update u = {.theta = problem->params, .v = s->v, .g = s->g, .m = (float)mu,
-                         .e = (float)lr};
-    ob_host_parallel_for(s->host, s->n, MOMENTUM_MIN_CHUNK, momentum_update_range, &u);
-    return OB_OK;
+    return rc;
 }
 
 static const float *cm_report_point(void *state, const ob_problem *problem, float *out) {

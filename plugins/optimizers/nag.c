@@ -7,27 +7,35 @@
  *
  * The same mu_t is used in the look-ahead and in the decay of v. v_0 = 0.
  * lr_t and mu_t come from the schedule plugin; NAG declares no parameters of
- * its own. Arithmetic is float32 in plain loops.
+ * its own. Where the problem offers loss_grad_axpby, the task computes
+ * v_{t+1} = mu_t v_t - lr_t g(x_t) in its own products (plugin.h; in the
+ * autoencoders the weight part is rounded once, inside the BLAS kernel);
+ * otherwise the gradient goes into g. The rest is float32 in plain loops
+ * (momentum_update.h).
  *
  * The stored point is theta itself (not the look-ahead), so errors are
  * reported at the current parameters theta: report_point returns
- * problem->params. info->loss is the mini-batch loss that loss_grad returned
- * at the look-ahead point x_t, where the gradient was taken.
+ * problem->params. info->loss is the mini-batch loss at the look-ahead
+ * point x_t, where the gradient was taken.
  *
  * Memory traffic. The update is memory-bound (a few flops per element of
  * parameter-sized vectors), so the step makes as few passes as it can: the
- * pass that updates v and theta also writes the next look-ahead point
+ * pass that updates theta also writes the next look-ahead point
  * theta_{t+1} + mu_t v_{t+1}, which is the next step's x whenever
  * mu_{t+1} == mu_t (the schedules change mu rarely). Only when mu changed,
  * at the first step, or after load_state does the step compute x in a pass
  * of its own. The values are the same floats either way (x = theta + m v
  * from the same theta, v and m), so the results are bitwise those of
- * computing x at every step; 6 parameter-sized streams per step instead
- * of 8.
+ * computing x at every step. With loss_grad_axpby the step moves 6
+ * parameter-sized streams outside the products (the BLAS kernel's scaling
+ * of v by mu, read and write; then theta and v read, theta and x written),
+ * with a gradient buffer 7 (zeroing it; then g, v, theta read, v, theta, x
+ * written).
  *
  * State (allocated in create, freed in destroy; step allocates nothing):
  *   v  velocity, n_params floats   -- the checkpoint (state_size bytes)
- *   g  gradient buffer, n_params floats (scratch)
+ *   g  gradient buffer, n_params floats (scratch; untouched, so not
+ *      resident, where loss_grad_axpby serves every step)
  *   x  look-ahead buffer, n_params floats; x = theta + x_mu v when x_valid */
 #include <stdio.h>
 #include <string.h>
@@ -108,12 +116,9 @@ static int nag_step(void *state, const ob_problem *problem, uint64_t t, double l
     }
     s->x_valid = 0;
     double loss = 0;
-    int rc = problem->loss_grad(problem->ctx, s->x, s->g, &loss);
+    int rc = momentum_step(s->host, problem, s->x, s->v, s->g, s->x, m, (float)lr, &loss);
     info->loss = loss;
     if (rc != OB_OK) return rc;
-    momentum_update u = {.theta = problem->params, .v = s->v, .g = s->g, .x = s->x, .m = m,
-                         .e = (float)lr};
-    ob_host_parallel_for(s->host, s->n, MOMENTUM_MIN_CHUNK, momentum_update_range, &u);
     s->x_mu = m;
     s->x_valid = 1;
     return OB_OK;

@@ -2,10 +2,15 @@
  *
  *   theta_{t+1} = theta_t - lr_t g(theta_t)
  *
- * The schedule's mu is ignored. SGD declares no parameters and keeps no state
- * across steps except a gradient buffer (n_params floats, allocated in
- * create), so its checkpoint is empty (state_size 0). Arithmetic is float32
- * in one plain loop, so the result does not depend on the BLAS kernel.
+ * The schedule's mu is ignored. SGD declares no parameters and keeps no
+ * state across steps, so its checkpoint is empty (state_size 0).
+ *
+ * Where the problem offers loss_grad_axpby (plugin.h), the step is that one
+ * call with y = theta, alpha = -lr, beta = 1: the task adds -lr g into theta
+ * inside its own products, and no gradient is stored or read. Otherwise
+ * (and when it answers OB_ENOTSUP) the gradient goes into a buffer of n_params
+ * floats, allocated in create, and one float32 loop applies it. The buffer
+ * is never touched on the first path, so it takes no resident memory there.
  * info->loss is the mini-batch loss at theta_t. Errors are reported at theta. */
 #include <stdio.h>
 
@@ -71,6 +76,14 @@ static int sgd_step(void *state, const ob_problem *problem, uint64_t t, double l
     sgd_state *s = state;
     if (problem->n_params != s->n) return OB_EINVAL;
     double loss = 0;
+    if (OB_PROBLEM_HAS(problem, loss_grad_axpby)) {
+        int rc = problem->loss_grad_axpby(problem->ctx, problem->params, (float)-lr, 1.0f,
+                                          problem->params, &loss);
+        if (rc != OB_ENOTSUP) {
+            info->loss = loss;
+            return rc;
+        }
+    }
     int rc = problem->loss_grad(problem->ctx, problem->params, s->g, &loss);
     info->loss = loss;
     if (rc != OB_OK) return rc;

@@ -35,6 +35,8 @@ typedef struct quad {
     const double *b; /* n, or NULL for b = 0         */
     int diverge;     /* loss_grad fails with OB_EDIVERGED */
     int calls;       /* loss_grad calls so far       */
+    int axpby_calls; /* loss_grad_axpby calls so far */
+    int axpby_unsupported; /* loss_grad_axpby answers OB_ENOTSUP */
 } quad;
 
 static inline int quad_loss_grad(void *ctx, const float *x, float *grad, double *loss) {
@@ -52,6 +54,30 @@ static inline int quad_loss_grad(void *ctx, const float *x, float *grad, double 
     return OB_OK;
 }
 
+/* y = beta y + alpha g(x) with g as quad_loss_grad computes it, in the
+ * float operations of the optimizers' own update loops (beta y + alpha g
+ * with alpha = -lr rounds as mu v - lr g does), so both paths of a plugin
+ * give the same bits. y untouched on failure. */
+static inline int quad_loss_grad_axpby(void *ctx, const float *x, float alpha, float beta,
+                                       float *y, double *loss) {
+    quad *q = ctx;
+    q->axpby_calls++;
+    if (q->axpby_unsupported) return OB_ENOTSUP;
+    if (q->diverge) return OB_EDIVERGED;
+    float g[16];
+    assert_true(q->n <= 16);
+    double f = 0;
+    for (size_t i = 0; i < q->n; i++) {
+        double ax = 0, bi = q->b ? q->b[i] : 0.0;
+        for (size_t j = 0; j < q->n; j++) ax += q->A[i * q->n + j] * (double)x[j];
+        g[i] = (float)(ax + bi);
+        f += (double)x[i] * (0.5 * ax + bi);
+    }
+    for (size_t i = 0; i < q->n; i++) y[i] = beta == 0.0f ? alpha * g[i] : beta * y[i] + alpha * g[i];
+    if (loss) *loss = f;
+    return OB_OK;
+}
+
 static inline ob_problem quad_problem(quad *q, float *params) {
     ob_problem p = {
         .struct_size = sizeof(ob_problem),
@@ -61,6 +87,13 @@ static inline ob_problem quad_problem(quad *q, float *params) {
         .batch_size = 1,
         .loss_grad = quad_loss_grad,
     };
+    return p;
+}
+
+/* The same problem, also offering loss_grad_axpby. */
+static inline ob_problem quad_problem_axpby(quad *q, float *params) {
+    ob_problem p = quad_problem(q, params);
+    p.loss_grad_axpby = quad_loss_grad_axpby;
     return p;
 }
 

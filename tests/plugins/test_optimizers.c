@@ -22,13 +22,32 @@ typedef struct expect {
     double x[2];  /* parameters after the step                       */
 } expect;
 
+/* The three ways a problem can give an optimizer its gradient: loss_grad
+ * alone; loss_grad_axpby too (plugin.h), which SGD, CM and NAG then use;
+ * loss_grad_axpby answering OB_ENOTSUP, after which they call loss_grad. */
+enum { PLAIN, AXPBY, AXPBY_UNSUPPORTED, N_FORMS };
+static const char *const form_names[N_FORMS] = {"loss_grad", "loss_grad_axpby",
+                                                "loss_grad_axpby unsupported"};
+
+static ob_problem make_problem(quad *q, float *theta, int form) {
+    q->axpby_unsupported = form == AXPBY_UNSUPPORTED;
+    return form == PLAIN ? quad_problem(q, theta) : quad_problem_axpby(q, theta);
+}
+
+/* Each form served one gradient per step through the call it should. */
+static void check_calls(const quad *q, int form, int steps) {
+    assert_int_equal(q->calls, form == AXPBY ? 0 : steps);
+    assert_int_equal(q->axpby_calls, form == PLAIN ? 0 : steps);
+}
+
 /* Runs three steps of `name` and compares with the hand values. */
-static void check_trajectory(const char *name, const expect want[3]) {
+static void check_trajectory_form(const char *name, const expect want[3], int form) {
+    fprintf(stderr, "%s through %s\n", name, form_names[form]);
     ob_plugin p;
     fixture_open(name, OB_PLUGIN_OPTIMIZER, &p);
     quad q = {.n = 2, .A = A2};
     float theta[2] = {1, 1};
-    ob_problem prob = quad_problem(&q, theta);
+    ob_problem prob = make_problem(&q, theta, form);
     void *st = fixture_create(&p, &prob);
     const ob_optimizer_ops *ops = p.desc->optimizer;
     assert_int_equal(ops->state_size(st), 2 * sizeof(float));
@@ -47,9 +66,13 @@ static void check_trajectory(const char *name, const expect want[3]) {
         assert_true(fabs(info.loss - want[t].loss) < TOL);
         assert_ptr_equal(ops->report_point(st, &prob, NULL), theta);
     }
-    assert_int_equal(q.calls, 3); /* one gradient per step */
+    check_calls(&q, form, 3);
     ops->destroy(st);
     ob_plugin_close(&p);
+}
+
+static void check_trajectory(const char *name, const expect want[3]) {
+    for (int form = 0; form < N_FORMS; form++) check_trajectory_form(name, want, form);
 }
 
 /* CM (SPEC 1.1): v' = mu v - lr g(x), x' = x + v'.
@@ -146,26 +169,95 @@ static void test_nag_reused_lookahead_is_bitwise_the_direct_form(void **state) {
  * x' = (0.95, 0.5); loss 5.5. Its checkpoint is empty. */
 static void test_sgd_one_step(void **state) {
     (void)state;
-    ob_plugin p;
-    fixture_open("sgd", OB_PLUGIN_OPTIMIZER, &p);
-    const ob_optimizer_ops *ops = p.desc->optimizer;
-    quad q = {.n = 2, .A = A2};
-    float theta[2] = {1, 1};
-    ob_problem prob = quad_problem(&q, theta);
-    void *st = fixture_create(&p, &prob);
-    ob_step_info info = {.struct_size = sizeof info, .loss = NAN};
-    assert_int_equal(ops->step(st, &prob, 0, LR, MU, &info), OB_OK);
-    const double want[2] = {0.95, 0.5};
-    assert_true(fixture_max_abs_diff("sgd theta", theta, want, 2) < TOL);
-    assert_true(fabs(info.loss - 5.5) < TOL);
-    assert_int_equal(ops->state_size(st), 0);
-    assert_int_equal(ops->save_state(st, NULL, 0), OB_OK);
-    assert_int_equal(ops->load_state(st, NULL, 0), OB_OK);
-    char one;
-    assert_int_equal(ops->load_state(st, &one, 1), OB_EINVAL);
-    assert_ptr_equal(ops->report_point(st, &prob, NULL), theta);
-    ops->destroy(st);
-    ob_plugin_close(&p);
+    for (int form = 0; form < N_FORMS; form++) {
+        ob_plugin p;
+        fixture_open("sgd", OB_PLUGIN_OPTIMIZER, &p);
+        const ob_optimizer_ops *ops = p.desc->optimizer;
+        quad q = {.n = 2, .A = A2};
+        float theta[2] = {1, 1};
+        ob_problem prob = make_problem(&q, theta, form);
+        void *st = fixture_create(&p, &prob);
+        ob_step_info info = {.struct_size = sizeof info, .loss = NAN};
+        assert_int_equal(ops->step(st, &prob, 0, LR, MU, &info), OB_OK);
+        const double want[2] = {0.95, 0.5};
+        assert_true(fixture_max_abs_diff(form_names[form], theta, want, 2) < TOL);
+        assert_true(fabs(info.loss - 5.5) < TOL);
+        check_calls(&q, form, 1);
+        assert_int_equal(ops->state_size(st), 0);
+        assert_int_equal(ops->save_state(st, NULL, 0), OB_OK);
+        assert_int_equal(ops->load_state(st, NULL, 0), OB_OK);
+        char one;
+        assert_int_equal(ops->load_state(st, &one, 1), OB_EINVAL);
+        assert_ptr_equal(ops->report_point(st, &prob, NULL), theta);
+        ops->destroy(st);
+        ob_plugin_close(&p);
+    }
+}
+
+/* The folded update (loss_grad_axpby) and the gradient-buffer update are
+ * one method: against a problem whose loss_grad_axpby rounds as the update
+ * loops do, every optimizer gives the same bits on all three forms, after
+ * every one of 12 steps with mu changing at steps 3, 5, 9 (and 0 at step 11,
+ * where CM is plain SGD); and a checkpoint taken on one form continues
+ * bitwise on another (memcmp of parameters and state, no tolerance). */
+static void test_folded_and_plain_updates_agree_bitwise(void **state) {
+    (void)state;
+    static const double A3[9] = {3, 1, 0.5, 1, 2, 0.25, 0.5, 0.25, 1};
+    const double mus[12] = {0.5, 0.5, 0.5, 0.9, 0.9, 0.99, 0.99, 0.99, 0.99, 0.7, 0.7, 0};
+    const char *names[] = {"sgd", "cm", "nag"};
+    for (size_t k = 0; k < 3; k++) {
+        ob_plugin p;
+        fixture_open(names[k], OB_PLUGIN_OPTIMIZER, &p);
+        const ob_optimizer_ops *ops = p.desc->optimizer;
+        quad q[N_FORMS];
+        float theta[N_FORMS][3];
+        ob_problem prob[N_FORMS];
+        void *st[N_FORMS];
+        for (int f = 0; f < N_FORMS; f++) {
+            q[f] = (quad){.n = 3, .A = A3};
+            theta[f][0] = 1, theta[f][1] = -2, theta[f][2] = 0.5;
+            prob[f] = make_problem(&q[f], theta[f], f);
+            st[f] = fixture_create(&p, &prob[f]);
+        }
+        const size_t len = ops->state_size(st[0]);
+        unsigned char ck[N_FORMS][16], ck6[16];
+        float theta6[3];
+        assert_true(len <= sizeof ck[0]);
+        for (int t = 0; t < 12; t++) {
+            for (int f = 0; f < N_FORMS; f++) {
+                ob_step_info info = {.struct_size = sizeof info};
+                assert_int_equal(ops->step(st[f], &prob[f], (uint64_t)t, 0.01, mus[t], &info),
+                                 OB_OK);
+                assert_int_equal(ops->save_state(st[f], ck[f], len), OB_OK);
+            }
+            for (int f = 1; f < N_FORMS; f++)
+                if (memcmp(theta[f], theta[0], sizeof theta[0]) != 0 ||
+                    memcmp(ck[f], ck[0], len) != 0)
+                    fail_msg("%s step %d: %s gives %.9g %.9g %.9g, loss_grad %.9g %.9g %.9g",
+                             names[k], t, form_names[f], theta[f][0], theta[f][1], theta[f][2],
+                             theta[0][0], theta[0][1], theta[0][2]);
+            if (t == 6) {
+                memcpy(ck6, ck[AXPBY], len);
+                memcpy(theta6, theta[AXPBY], sizeof theta6);
+            }
+        }
+        for (int f = 0; f < N_FORMS; f++) check_calls(&q[f], f, 12);
+        /* the checkpoint of step 6 on the folded form, continued plainly */
+        quad qc = {.n = 3, .A = A3};
+        float tc[3];
+        memcpy(tc, theta6, sizeof tc);
+        ob_problem pc = make_problem(&qc, tc, PLAIN);
+        void *sc = fixture_create(&p, &pc);
+        assert_int_equal(ops->load_state(sc, ck6, len), OB_OK);
+        for (int t = 7; t < 12; t++) {
+            ob_step_info info = {.struct_size = sizeof info};
+            assert_int_equal(ops->step(sc, &pc, (uint64_t)t, 0.01, mus[t], &info), OB_OK);
+        }
+        assert_memory_equal(tc, theta[AXPBY], sizeof tc);
+        ops->destroy(sc);
+        for (int f = 0; f < N_FORMS; f++) ops->destroy(st[f]);
+        ob_plugin_close(&p);
+    }
 }
 
 /* A checkpoint after 3 steps, loaded into a fresh optimizer with the same
@@ -228,12 +320,12 @@ static void test_checkpoint_roundtrip_nag(void **state) {
 static void test_step_allocates_nothing(void **state) {
     (void)state;
     const char *names[] = {"sgd", "cm", "nag"};
-    for (size_t k = 0; k < 3; k++) {
+    for (size_t k = 0; k < 3 * N_FORMS; k++) {
         ob_plugin p;
-        fixture_open(names[k], OB_PLUGIN_OPTIMIZER, &p);
+        fixture_open(names[k % 3], OB_PLUGIN_OPTIMIZER, &p);
         quad q = {.n = 2, .A = A2};
         float theta[2] = {1, 1};
-        ob_problem prob = quad_problem(&q, theta);
+        ob_problem prob = make_problem(&q, theta, (int)(k / 3));
         unsigned long before_create = ob_host_alloc_count();
         void *st = fixture_create(&p, &prob);
         assert_true(ob_host_alloc_count() > before_create);
@@ -247,18 +339,18 @@ static void test_step_allocates_nothing(void **state) {
     }
 }
 
-/* A failing loss_grad (OB_EDIVERGED) is returned as is, and the parameters
- * and the velocity stay untouched. */
+/* A failing loss_grad or loss_grad_axpby (OB_EDIVERGED) is returned as is,
+ * and the parameters and the velocity stay untouched. */
 static void test_diverged_is_passed_on(void **state) {
     (void)state;
     const char *names[] = {"sgd", "cm", "nag"};
-    for (size_t k = 0; k < 3; k++) {
+    for (size_t k = 0; k < 3 * N_FORMS; k++) {
         ob_plugin p;
-        fixture_open(names[k], OB_PLUGIN_OPTIMIZER, &p);
+        fixture_open(names[k % 3], OB_PLUGIN_OPTIMIZER, &p);
         const ob_optimizer_ops *ops = p.desc->optimizer;
         quad q = {.n = 2, .A = A2};
         float theta[2] = {1, 1};
-        ob_problem prob = quad_problem(&q, theta);
+        ob_problem prob = make_problem(&q, theta, (int)(k / 3));
         void *st = fixture_create(&p, &prob);
         ob_step_info info = {.struct_size = sizeof info};
         assert_int_equal(ops->step(st, &prob, 0, LR, MU, &info), OB_OK);
@@ -282,6 +374,7 @@ int main(void) {
         cmocka_unit_test(test_nag_three_steps_by_hand),
         cmocka_unit_test(test_nag_reused_lookahead_is_bitwise_the_direct_form),
         cmocka_unit_test(test_sgd_one_step),
+        cmocka_unit_test(test_folded_and_plain_updates_agree_bitwise),
         cmocka_unit_test(test_checkpoint_roundtrip_cm),
         cmocka_unit_test(test_checkpoint_roundtrip_nag),
         cmocka_unit_test(test_step_allocates_nothing),

@@ -220,7 +220,32 @@ typedef struct ob_problem {
      * receives n_params floats and aliases neither x nor grad. Allocates
      * nothing. */
     int (*loss_grad_sq)(void *ctx, const float *x, float *grad, float *grad_sq, double *loss);
+
+    /* Added after ABI 1's first release: read it through OB_PROBLEM_HAS,
+     * and it may be NULL. As loss_grad, but instead of writing the gradient
+     * it folds it into a vector of the optimizer's:
+     *     y = beta y + alpha grad(x)        (n_params floats)
+     * where the task can do so inside its own products (the autoencoders
+     * accumulate each layer's weight gradient straight into y: sgemm's alpha
+     * and beta, no gradient buffer and no pass over it). An optimizer whose
+     * update has this form (SGD: y = x = params, beta = 1; momentum: y = v,
+     * beta = mu) saves the memory traffic of a separate gradient. y may be
+     * x itself (the same pointer) but must not otherwise overlap it.
+     * Rounding: y's elements may be rounded once (a fused multiply-add in
+     * the BLAS kernel) where y + alpha g would round twice.
+     * Returns OB_EDIVERGED when the loss is not finite and OB_ENOTSUP when
+     * it cannot serve the current batch (a batch larger than its buffers),
+     * in both cases with y untouched: on OB_ENOTSUP the optimizer calls
+     * loss_grad instead. Allocates nothing. */
+    int (*loss_grad_axpby)(void *ctx, const float *x, float alpha, float beta, float *y,
+                           double *loss);
 } ob_problem;
+
+/* Whether a problem (built perhaps against an older header) has a field
+ * and it is set. */
+#define OB_PROBLEM_HAS(problem, field)                                                \
+    ((problem)->struct_size >= offsetof(ob_problem, field) + sizeof((problem)->field) && \
+     (problem)->field != NULL)
 
 /* ------------------------------------------------------------------------ */
 /* Optimizers                                                                */
