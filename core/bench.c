@@ -213,10 +213,16 @@ double ob_bench_time_steps(const ob_plugin *opt, ob_problem *prob, double second
 }
 
 static int bench_autoencoders(const ob_plugin_registry *reg, const char *only, double seconds,
-                              const char *dump_dir) {
+                              const char *dump_dir, int gradient_buffer) {
     ob_error err;
     const char *opts[] = {"sgd", "cm", "nag"};
     printf("## Autoencoder updates (batch 200)\n\n");
+    printf("Gradient: %s.\n\n",
+           gradient_buffer ? "written to a buffer, then applied by the optimizer's own loop "
+                             "(--gradient buffer: as for a plugin that does not use "
+                             "loss_grad_axpby)"
+                           : "folded into the optimizer's vector by the weight-gradient products "
+                             "(loss_grad_axpby, as in cells)");
     printf("FLOP model: forward 2 x (weights) per case, backward 4 x (weights) except the first "
            "layer's input gradient, i.e. about 6 x parameters x batch per update. Synthetic inputs; "
            "%d thread(s)%s. %% of sgemm peak: against the median of the 2048^3 products timed on "
@@ -247,7 +253,7 @@ static int bench_autoencoders(const ob_plugin_registry *reg, const char *only, d
         for (size_t j = 0; j < 1000 * d; j++) bp.X[j] = (float)ob_rng_uniform(&r);
         ob_problem prob = {.struct_size = sizeof prob, .ctx = &bp, .n_params = P, .params = theta,
                            .batch_size = 200, .loss_grad = bp_loss_grad,
-                           .loss_grad_axpby = bp_loss_grad_axpby};
+                           .loss_grad_axpby = gradient_buffer ? NULL : bp_loss_grad_axpby};
         double flops = ob_ae_flops_per_case(&bp.ae, 1) * 200;
         if (dump_dir &&
             dump_ae(dump_dir, nets[i].name, &bp.ae, theta, bp.X, 200,
@@ -299,7 +305,7 @@ static int is_rnn(const char *t) {
 int ob_bench_main(int argc, char **argv) {
     ob_fp_flush_denormals(); /* as cells run (fp_mode.h) */
     const char *only = NULL, *dump_dir = NULL;
-    int threads = 0, hf = 1;
+    int threads = 0, hf = 1, gradient_buffer = 0;
     double seconds = 2.0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--task") && i + 1 < argc) only = argv[++i];
@@ -323,9 +329,18 @@ int ob_bench_main(int argc, char **argv) {
         }
         else if (!strcmp(argv[i], "--dump") && i + 1 < argc) dump_dir = argv[++i];
         else if (!strcmp(argv[i], "--no-hf")) hf = 0;
-        else {
+        else if (!strcmp(argv[i], "--gradient") && i + 1 < argc) {
+            const char *g = argv[++i];
+            if (strcmp(g, "folded") && strcmp(g, "buffer")) {
+                fprintf(stderr, "optbench: bench: --gradient is 'folded' (the default, as cells "
+                                "run) or 'buffer' (got '%s')\n", g);
+                return 2;
+            }
+            gradient_buffer = !strcmp(g, "buffer");
+        } else {
             fprintf(stderr, "usage: optbench bench [--task curves|mnist|faces|rnn80|rnn200] "
-                            "[--threads N] [--seconds S] [--no-hf] [--dump DIR]\n");
+                            "[--threads N] [--seconds S] [--no-hf] [--dump DIR] "
+                            "[--gradient folded|buffer]\n");
             return 2;
         }
     }
@@ -362,7 +377,7 @@ int ob_bench_main(int argc, char **argv) {
         ob_registry_free(&reg);
         return 1;
     }
-    if (!only || is_ae(only)) rc = bench_autoencoders(&reg, only, seconds, dump_dir);
+    if (!only || is_ae(only)) rc = bench_autoencoders(&reg, only, seconds, dump_dir, gradient_buffer);
     if (rc == 0 && (!only || is_rnn(only))) rc = ob_bench_rnn(&reg, only, seconds, dump_dir);
     peak_free();
     if (rc == 0 && hf && !only) {

@@ -406,6 +406,10 @@ static void test_bench_arguments(void **s) {
     assert_int_equal(run_optbench(&out, "bench --seconds nan"), 2);
     assert_non_null(strstr(out, "--seconds needs a positive number of seconds"));
     free(out);
+    assert_int_equal(run_optbench(&out, "bench --gradient separate"), 2);
+    assert_non_null(strstr(out, "--gradient is 'folded' (the default, as cells run) or 'buffer' "
+                                "(got 'separate')"));
+    free(out);
 }
 
 int main(void) {
