@@ -212,26 +212,89 @@ double ob_bench_time_steps(const ob_plugin *opt, ob_problem *prob, double second
     return 1000.0 * median(dt, (size_t)n);
 }
 
+/* The steps of one optimizer on two problems taken in turns (a then b, then
+ * b then a, ...), so that both sides see the same seconds of the machine,
+ * whose speed changes within seconds: the medians of each side's step
+ * times in ms, after 3 warm-up steps each. Returns 0, or -1 if an
+ * optimizer could not be created. */
+static int time_steps_in_turns(const ob_plugin *opt, ob_problem *pa, ob_problem *pb,
+                               double seconds, double *ms_a, double *ms_b, int *pairs) {
+    const ob_host *host = ob_host_services();
+    const ob_optimizer_ops *ops = opt->desc->optimizer;
+    double params[64];
+    ob_plugin_resolve_params(opt, NULL, params, NULL, NULL);
+    ob_rng ra, rb;
+    ob_rng_seed(&ra, 1, 2, OB_STREAM_OPT);
+    rb = ra;
+    void *sa = NULL, *sb = NULL;
+    char msg[256];
+    if (ops->create(host, pa, params, &ra, &sa, msg, sizeof msg) != OB_OK) return -1;
+    if (ops->create(host, pb, params, &rb, &sb, msg, sizeof msg) != OB_OK) {
+        ops->destroy(sa);
+        return -1;
+    }
+    ob_step_info info = {.struct_size = sizeof info};
+    uint64_t t = 0;
+    for (; t < 3; t++) {
+        ops->step(sa, pa, t, 1e-4, 0.9, &info);
+        ops->step(sb, pb, t, 1e-4, 0.9, &info);
+    }
+    enum { MAX_PAIRS = 2048 };
+    static double da[MAX_PAIRS], db[MAX_PAIRS];
+    int n = 0;
+    const double t0 = ob_bench_now_s();
+    while ((n < 5 || ob_bench_now_s() - t0 < seconds) && n < MAX_PAIRS) {
+        for (int k = 0; k < 2; k++) {
+            const int a_side = (k == 0) == (n % 2 == 0);
+            const double s0 = ob_bench_now_s();
+            ops->step(a_side ? sa : sb, a_side ? pa : pb, t, 1e-4, 0.9, &info);
+            (a_side ? da : db)[n] = ob_bench_now_s() - s0;
+        }
+        n++, t++;
+    }
+    ops->destroy(sa);
+    ops->destroy(sb);
+    *ms_a = 1000.0 * median(da, (size_t)n);
+    *ms_b = 1000.0 * median(db, (size_t)n);
+    *pairs = n;
+    return 0;
+}
+
+enum { GRADIENT_FOLDED = 0, GRADIENT_BUFFER = 1, GRADIENT_BOTH = 2 };
+
 static int bench_autoencoders(const ob_plugin_registry *reg, const char *only, double seconds,
-                              const char *dump_dir, int gradient_buffer) {
+                              const char *dump_dir, int gradient) {
     ob_error err;
     const char *opts[] = {"sgd", "cm", "nag"};
     printf("## Autoencoder updates (batch 200)\n\n");
-    printf("Gradient: %s.\n\n",
-           gradient_buffer ? "written to a buffer, then applied by the optimizer's own loop "
-                             "(--gradient buffer: as for a plugin that does not use "
-                             "loss_grad_axpby)"
-                           : "folded into the optimizer's vector by the weight-gradient products "
-                             "(loss_grad_axpby, as in cells)");
-    printf("FLOP model: forward 2 x (weights) per case, backward 4 x (weights) except the first "
-           "layer's input gradient, i.e. about 6 x parameters x batch per update. Synthetic inputs; "
-           "%d thread(s)%s. %% of sgemm peak: against the median of the 2048^3 products timed on "
-           "the same threads between the row's steps (sgemm peak beside, GFLOP/s).\n\n",
-           ob_par_compute_threads(),
-           ob_par_threads() > 1 ? " (each product split by rows or columns, one-thread OpenBLAS per thread)"
-                                : "");
-    printf("| task | parameters | optimizer | ms/update | GFLOP/s | %% of sgemm peak | sgemm peak beside | eval ms per 1000 cases | peak RSS MiB |\n");
-    printf("|---|---|---|---|---|---|---|---|---|\n");
+    if (gradient == GRADIENT_BOTH) {
+        printf("Gradient written to a buffer and applied by the optimizer's own loop (as for a "
+               "plugin that does not use loss_grad_axpby) against the gradient folded into the "
+               "optimizer's vector by the weight-gradient products (loss_grad_axpby, as in "
+               "cells): the same optimizer on two copies of the parameters, one step of each in "
+               "turns, medians. %d thread(s).\n\n",
+               ob_par_compute_threads());
+        printf("| task | parameters | optimizer | ms/update, gradient buffer | ms/update, folded "
+               "| buffer / folded | steps each |\n|---|---|---|---|---|---|---|\n");
+    } else {
+        printf("Gradient: %s.\n\n",
+               gradient == GRADIENT_BUFFER
+                   ? "written to a buffer, then applied by the optimizer's own loop (--gradient "
+                     "buffer: as for a plugin that does not use loss_grad_axpby)"
+                   : "folded into the optimizer's vector by the weight-gradient products "
+                     "(loss_grad_axpby, as in cells)");
+    }
+    if (gradient != GRADIENT_BOTH) {
+        printf("FLOP model: forward 2 x (weights) per case, backward 4 x (weights) except the first "
+               "layer's input gradient, i.e. about 6 x parameters x batch per update. Synthetic inputs; "
+               "%d thread(s)%s. %% of sgemm peak: against the median of the 2048^3 products timed on "
+               "the same threads between the row's steps (sgemm peak beside, GFLOP/s).\n\n",
+               ob_par_compute_threads(),
+               ob_par_threads() > 1 ? " (each product split by rows or columns, one-thread OpenBLAS per thread)"
+                                    : "");
+        printf("| task | parameters | optimizer | ms/update | GFLOP/s | %% of sgemm peak | sgemm peak beside | eval ms per 1000 cases | peak RSS MiB |\n");
+        printf("|---|---|---|---|---|---|---|---|---|\n");
+    }
     for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) {
         if (only && strcmp(only, nets[i].name) != 0) continue;
         bench_problem bp = {.B = 200};
@@ -253,7 +316,7 @@ static int bench_autoencoders(const ob_plugin_registry *reg, const char *only, d
         for (size_t j = 0; j < 1000 * d; j++) bp.X[j] = (float)ob_rng_uniform(&r);
         ob_problem prob = {.struct_size = sizeof prob, .ctx = &bp, .n_params = P, .params = theta,
                            .batch_size = 200, .loss_grad = bp_loss_grad,
-                           .loss_grad_axpby = gradient_buffer ? NULL : bp_loss_grad_axpby};
+                           .loss_grad_axpby = gradient == GRADIENT_BUFFER ? NULL : bp_loss_grad_axpby};
         double flops = ob_ae_flops_per_case(&bp.ae, 1) * 200;
         if (dump_dir &&
             dump_ae(dump_dir, nets[i].name, &bp.ae, theta, bp.X, 200,
@@ -261,6 +324,30 @@ static int bench_autoencoders(const ob_plugin_registry *reg, const char *only, d
             fprintf(stderr, "optbench: error: cannot write %s/%s.* (does the directory exist?)\n",
                     dump_dir, nets[i].name);
             return 1;
+        }
+        if (gradient == GRADIENT_BOTH) {
+            float *theta2 = malloc(P * sizeof(float));
+            memcpy(theta2, theta, P * sizeof(float));
+            ob_problem plain = prob;
+            plain.params = theta2;
+            plain.loss_grad_axpby = NULL;
+            for (size_t o = 0; o < 3; o++) {
+                ob_error e2;
+                const ob_plugin *pl = ob_registry_find(reg, OB_PLUGIN_OPTIMIZER, opts[o], NULL, &e2);
+                double ms_plain, ms_folded;
+                int pairs;
+                if (!pl || time_steps_in_turns(pl, &plain, &prob, seconds, &ms_plain, &ms_folded,
+                                               &pairs) != 0)
+                    continue;
+                printf("| %s | %zu | %s | %.2f | %.2f | %.3f | %d |\n", nets[i].name, P, opts[o],
+                       ms_plain, ms_folded, ms_plain / ms_folded, pairs);
+                fflush(stdout);
+            }
+            free(theta2);
+            free(theta);
+            free(bp.X);
+            ob_ae_free(&bp.ae);
+            continue;
         }
         /* evaluation: a forward pass over 1000 cases */
         double sl, se, best_eval = INFINITY;
@@ -305,7 +392,7 @@ static int is_rnn(const char *t) {
 int ob_bench_main(int argc, char **argv) {
     ob_fp_flush_denormals(); /* as cells run (fp_mode.h) */
     const char *only = NULL, *dump_dir = NULL;
-    int threads = 0, hf = 1, gradient_buffer = 0;
+    int threads = 0, hf = 1, gradient = GRADIENT_FOLDED;
     double seconds = 2.0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--task") && i + 1 < argc) only = argv[++i];
@@ -331,16 +418,18 @@ int ob_bench_main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--no-hf")) hf = 0;
         else if (!strcmp(argv[i], "--gradient") && i + 1 < argc) {
             const char *g = argv[++i];
-            if (strcmp(g, "folded") && strcmp(g, "buffer")) {
+            if (!strcmp(g, "folded")) gradient = GRADIENT_FOLDED;
+            else if (!strcmp(g, "buffer")) gradient = GRADIENT_BUFFER;
+            else if (!strcmp(g, "both")) gradient = GRADIENT_BOTH;
+            else {
                 fprintf(stderr, "optbench: bench: --gradient is 'folded' (the default, as cells "
-                                "run) or 'buffer' (got '%s')\n", g);
+                                "run), 'buffer' or 'both' (the two in turns) (got '%s')\n", g);
                 return 2;
             }
-            gradient_buffer = !strcmp(g, "buffer");
         } else {
             fprintf(stderr, "usage: optbench bench [--task curves|mnist|faces|rnn80|rnn200] "
                             "[--threads N] [--seconds S] [--no-hf] [--dump DIR] "
-                            "[--gradient folded|buffer]\n");
+                            "[--gradient folded|buffer|both]\n");
             return 2;
         }
     }
@@ -377,7 +466,7 @@ int ob_bench_main(int argc, char **argv) {
         ob_registry_free(&reg);
         return 1;
     }
-    if (!only || is_ae(only)) rc = bench_autoencoders(&reg, only, seconds, dump_dir, gradient_buffer);
+    if (!only || is_ae(only)) rc = bench_autoencoders(&reg, only, seconds, dump_dir, gradient);
     if (rc == 0 && (!only || is_rnn(only))) rc = ob_bench_rnn(&reg, only, seconds, dump_dir);
     peak_free();
     if (rc == 0 && hf && !only) {

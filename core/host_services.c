@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,16 +13,27 @@
 static unsigned long alloc_count;
 static ob_log_level log_threshold = OB_LOG_INFO;
 
+/* calloc, aligned by hand (the block's start is kept just before the
+ * aligned pointer): glibc serves large blocks straight from mmap, whose
+ * pages are already zero and take no memory until written, so a buffer a
+ * plugin keeps for a path it never takes (the gradient buffer of SGD, CM
+ * and NAG where the task folds the gradient into their vectors) is never
+ * resident. A memset would have touched every page. */
 static void *host_alloc(size_t bytes) {
     alloc_count++;
     if (bytes == 0) bytes = 1;
-    size_t rounded = (bytes + 63) & ~(size_t)63;
-    void *p = aligned_alloc(64, rounded);
-    if (p) memset(p, 0, rounded);
-    return p;
+    const size_t extra = 64 + sizeof(void *);
+    if (bytes > SIZE_MAX - extra) return NULL;
+    char *raw = calloc(1, bytes + extra);
+    if (!raw) return NULL;
+    uintptr_t aligned = ((uintptr_t)raw + sizeof(void *) + 63) & ~(uintptr_t)63;
+    ((void **)aligned)[-1] = raw;
+    return (void *)aligned;
 }
 
-static void host_free(void *p) { free(p); }
+static void host_free(void *p) {
+    if (p) free(((void **)p)[-1]);
+}
 
 static void host_log(ob_log_level level, const char *fmt, ...) {
     if (level < log_threshold) return;

@@ -407,8 +407,30 @@ static void test_bench_arguments(void **s) {
     assert_non_null(strstr(out, "--seconds needs a positive number of seconds"));
     free(out);
     assert_int_equal(run_optbench(&out, "bench --gradient separate"), 2);
-    assert_non_null(strstr(out, "--gradient is 'folded' (the default, as cells run) or 'buffer' "
-                                "(got 'separate')"));
+    assert_non_null(strstr(out, "--gradient is 'folded' (the default, as cells run), 'buffer' or "
+                                "'both' (the two in turns) (got 'separate')"));
+    free(out);
+}
+
+/* bench --gradient both times the two gradient paths in turns: a row per
+ * optimizer, both times positive (a path that failed to step would have
+ * been left out). */
+static void test_bench_gradient_both(void **s) {
+    (void)s;
+    char *out = NULL;
+    assert_int_equal(
+        run_optbench(&out, "bench --task curves --no-hf --seconds 0.05 --threads 1 --gradient both"),
+        0);
+    const char *opts[] = {"sgd", "cm", "nag"};
+    for (int i = 0; i < 3; i++) {
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "| curves | 842340 | %s | ", opts[i]);
+        const char *row = strstr(out, prefix);
+        if (!row) fail_msg("no %s row in:\n%s", opts[i], out);
+        double buffer = 0, folded = 0;
+        assert_int_equal(sscanf(row + strlen(prefix), "%lf | %lf", &buffer, &folded), 2);
+        assert_true(buffer > 0 && folded > 0);
+    }
     free(out);
 }
 
@@ -431,6 +453,7 @@ int main(void) {
         cmocka_unit_test(test_out_of_tree_plugin),
         cmocka_unit_test(test_user_blas_kernels_are_kept),
         cmocka_unit_test(test_bench_arguments),
+        cmocka_unit_test(test_bench_gradient_both),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -117,8 +117,10 @@ typedef struct ob_host {
     uint32_t abi_version;
     uint32_t struct_size; /* sizeof(ob_host) as the host built it          */
 
-    /* Zero-filled, 64-byte aligned memory; NULL on failure. free(NULL) is
-     * a no-op. Never call these from an optimizer's step(). */
+    /* Zero-filled, 64-byte aligned memory; NULL on failure. The pages of a
+     * large block take no memory until written (a buffer kept for a path
+     * not taken costs nothing). free(NULL) is a no-op. Never call these
+     * from an optimizer's step(). */
     void *(*alloc)(size_t bytes);
     void (*free)(void *p);
 
