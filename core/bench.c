@@ -272,7 +272,7 @@ static int bench_autoencoders(const ob_plugin_registry *reg, const char *only, d
                "plugin that does not use loss_grad_axpby) against the gradient folded into the "
                "optimizer's vector by the weight-gradient products (loss_grad_axpby, as in "
                "cells): the same optimizer on two copies of the parameters, one step of each in "
-               "turns, medians. %d thread(s).\n\n",
+               "turns, medians; --seconds is shared by the two. %d thread(s).\n\n",
                ob_par_compute_threads());
         printf("| task | parameters | optimizer | ms/update, gradient buffer | ms/update, folded "
                "| buffer / folded | steps each |\n|---|---|---|---|---|---|---|\n");
@@ -337,8 +337,12 @@ static int bench_autoencoders(const ob_plugin_registry *reg, const char *only, d
                 double ms_plain, ms_folded;
                 int pairs;
                 if (!pl || time_steps_in_turns(pl, &plain, &prob, seconds, &ms_plain, &ms_folded,
-                                               &pairs) != 0)
+                                               &pairs) != 0) {
+                    fprintf(stderr, "optbench: bench: %s: optimizer '%s' could not be %s; its row "
+                                    "is left out\n",
+                            nets[i].name, opts[o], pl ? "created" : "found");
                     continue;
+                }
                 printf("| %s | %zu | %s | %.2f | %.2f | %.3f | %d |\n", nets[i].name, P, opts[o],
                        ms_plain, ms_folded, ms_plain / ms_folded, pairs);
                 fflush(stdout);

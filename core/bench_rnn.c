@@ -133,7 +133,10 @@ int ob_bench_rnn(const ob_plugin_registry *reg, const char *only, double seconds
     printf("FLOP model (ob_rnn_flops_per_step): per sequence step, forward 2 (NI H + H H + H O), "
            "backward 2 (2 H O + 2 H H + NI H); T = the batch's longest sequence. %d "
            "thread(s); %% of sgemm peak as in the autoencoders' table. The recurrent product is a "
-           "100 x 100 x 100 sgemm per step, far from sgemm's peak size.\n\n",
+           "100 x 100 x 100 sgemm per step, far from sgemm's peak size. The optimizers take "
+           "their gradient through a buffer, as the RNN task's loss_grad_axpby does inside "
+           "(its 10,401 parameters make the fold worth nothing), so --gradient does not apply "
+           "here.\n\n",
            ob_par_compute_threads());
     printf("| task | T | parameters | optimizer | ms/update | GFLOP/s | %% of sgemm peak | sgemm "
            "peak beside | eval ms per 1000 sequences | peak RSS MiB |\n");

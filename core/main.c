@@ -51,6 +51,7 @@ static const char usage[] =
     "  data fetch|verify|info|preview ...\n"
     "                     fetch, check, describe and preview the data sets\n"
     "  bench [--task T] [--threads N] [--seconds S] [--no-hf] [--dump DIR]\n"
+    "        [--gradient folded|buffer|both]\n"
     "                     training-step throughput against this machine's sgemm peak\n"
     "  version            versions of optbench, its numerics and plugin ABI\n"
     "\n"

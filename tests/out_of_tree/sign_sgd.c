@@ -26,7 +26,10 @@ static int create(const ob_host *host, const ob_problem *p, const double *values
                   void **state, char *err, size_t errlen) {
     (void)rng;
     sign_state *s = host->alloc(sizeof *s);
-    if (!s) return OB_ENOMEM;
+    if (!s) {
+        if (errlen) strncpy(err, "out of memory for the optimizer state", errlen - 1);
+        return OB_ENOMEM;
+    }
     s->host = host;
     s->n = p->n_params;
     s->clip = values[0];

@@ -117,9 +117,10 @@ typedef struct ob_host {
     uint32_t abi_version;
     uint32_t struct_size; /* sizeof(ob_host) as the host built it          */
 
-    /* Zero-filled, 64-byte aligned memory; NULL on failure. The pages of a
-     * large block take no memory until written (a buffer kept for a path
-     * not taken costs nothing). free(NULL) is a no-op. Never call these
+    /* Zero-filled, 64-byte aligned memory; NULL on failure. With glibc,
+     * the pages of a large block (from mmap) take no memory until written,
+     * so a buffer kept for a path not taken costs nothing. free(NULL) is a
+     * no-op. Never call these
      * from an optimizer's step(). */
     void *(*alloc)(size_t bytes);
     void (*free)(void *p);
@@ -233,12 +234,14 @@ typedef struct ob_problem {
      * update has this form (SGD: y = x = params, beta = 1; momentum: y = v,
      * beta = mu) saves the memory traffic of a separate gradient. y may be
      * x itself (the same pointer) but must not otherwise overlap it.
-     * Rounding: y's elements may be rounded once (a fused multiply-add in
-     * the BLAS kernel) where y + alpha g would round twice.
+     * With beta = 0, y is not read (as in BLAS): NaN or Inf there do not
+     * carry over. Rounding: y's elements may be rounded once (a fused
+     * multiply-add in the BLAS kernel) where y + alpha g would round twice.
      * Returns OB_EDIVERGED when the loss is not finite and OB_ENOTSUP when
-     * it cannot serve the current batch (a batch larger than its buffers),
+     * it cannot serve the current batch (a batch larger than its buffers,
+     * or a chunk chosen with select_batch: which ones depends on the task),
      * in both cases with y untouched: on OB_ENOTSUP the optimizer calls
-     * loss_grad instead. Allocates nothing. */
+     * loss_grad instead, so keep that path. Allocates nothing. */
     int (*loss_grad_axpby)(void *ctx, const float *x, float alpha, float beta, float *y,
                            double *loss);
 } ob_problem;
