@@ -2,9 +2,9 @@
 -- autoencoder (784-1000-500-250-30, SPEC §3.1), sparse initialization,
 -- the paper's momentum schedule with mu_max = 0.99 (SPEC §2).
 --
--- The `short` budget (the default) takes 3 to 10 minutes on two cores,
--- depending on the CPU (4 min 05 s from a fresh clone, build and download
--- included, in the README); it shows the early part of training, far from the paper's
+-- The `short` budget (the default) takes 2 to 10 minutes on two cores,
+-- depending on the CPU (the README gives a measured time, build and
+-- download included); it shows the early part of training, far from the paper's
 -- 750,000 updates, so its numbers are NOT the paper's Table 1.
 local ob = require "optbench"
 
@@ -27,7 +27,7 @@ return ob.suite {
     -- a few seconds: checks that everything runs
     smoke = { updates = 20, eval_every = 10, eval_train_cases = 2000,
               schedule = { sutskever2013 = { final_updates = 5 } } },
-    -- 3 to 10 minutes on two cores
+    -- 2 to 10 minutes on two cores
     short = { updates = 1500, eval_every = 250, eval_train_cases = 10000,
               schedule = { sutskever2013 = { final_updates = 250 } } },
     -- the paper's budget (SPEC §3): 750,000 updates, last 1000 at mu = 0.9

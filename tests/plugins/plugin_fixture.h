@@ -39,10 +39,8 @@ typedef struct quad {
     int axpby_unsupported; /* loss_grad_axpby answers OB_ENOTSUP */
 } quad;
 
-static inline int quad_loss_grad(void *ctx, const float *x, float *grad, double *loss) {
-    quad *q = ctx;
-    q->calls++;
-    if (q->diverge) return OB_EDIVERGED;
+/* grad = A x + b and the loss 0.5 x^T A x + b^T x, accumulated in double. */
+static inline double quad_eval(const quad *q, const float *x, float *grad) {
     double f = 0;
     for (size_t i = 0; i < q->n; i++) {
         double ax = 0, bi = q->b ? q->b[i] : 0.0;
@@ -50,6 +48,14 @@ static inline int quad_loss_grad(void *ctx, const float *x, float *grad, double 
         grad[i] = (float)(ax + bi);
         f += (double)x[i] * (0.5 * ax + bi);
     }
+    return f;
+}
+
+static inline int quad_loss_grad(void *ctx, const float *x, float *grad, double *loss) {
+    quad *q = ctx;
+    q->calls++;
+    if (q->diverge) return OB_EDIVERGED;
+    const double f = quad_eval(q, x, grad);
     if (loss) *loss = f;
     return OB_OK;
 }
@@ -66,13 +72,7 @@ static inline int quad_loss_grad_axpby(void *ctx, const float *x, float alpha, f
     if (q->diverge) return OB_EDIVERGED;
     float g[16];
     assert_true(q->n <= 16);
-    double f = 0;
-    for (size_t i = 0; i < q->n; i++) {
-        double ax = 0, bi = q->b ? q->b[i] : 0.0;
-        for (size_t j = 0; j < q->n; j++) ax += q->A[i * q->n + j] * (double)x[j];
-        g[i] = (float)(ax + bi);
-        f += (double)x[i] * (0.5 * ax + bi);
-    }
+    const double f = quad_eval(q, x, g);
     for (size_t i = 0; i < q->n; i++) y[i] = beta == 0.0f ? alpha * g[i] : beta * y[i] + alpha * g[i];
     if (loss) *loss = f;
     return OB_OK;
