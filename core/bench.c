@@ -172,17 +172,25 @@ static int dump_ae(const char *dir, const char *name, const ob_ae *ae, const flo
            ob_bench_write_f32(dir, n2, X, B * ae->n[0]);
 }
 
-double ob_bench_time_steps(const ob_plugin *opt, ob_problem *prob, double seconds, int *steps,
-                           double *peak) {
-    const ob_host *host = ob_host_services();
-    ob_rng rng;
-    ob_rng_seed(&rng, 1, 2, OB_STREAM_OPT);
+/* The optimizer's state for prob with its default parameters and the
+ * bench's optimizer stream (rng must outlive it), or NULL. */
+static void *bench_optimizer(const ob_plugin *opt, ob_problem *prob, ob_rng *rng) {
+    ob_rng_seed(rng, 1, 2, OB_STREAM_OPT);
     double params[64];
     ob_plugin_resolve_params(opt, NULL, params, NULL, NULL);
     void *state = NULL;
     char msg[256];
-    if (opt->desc->optimizer->create(host, prob, params, &rng, &state, msg, sizeof msg) != OB_OK)
-        return NAN;
+    if (opt->desc->optimizer->create(ob_host_services(), prob, params, rng, &state, msg,
+                                     sizeof msg) != OB_OK)
+        return NULL;
+    return state;
+}
+
+double ob_bench_time_steps(const ob_plugin *opt, ob_problem *prob, double seconds, int *steps,
+                           double *peak) {
+    ob_rng rng;
+    void *state = bench_optimizer(opt, prob, &rng);
+    if (!state) return NAN;
     ob_step_info info = {.struct_size = sizeof info};
     uint64_t t = 0;
     for (; t < 3; t++) opt->desc->optimizer->step(state, prob, t, 1e-4, 0.9, &info);
@@ -219,18 +227,12 @@ double ob_bench_time_steps(const ob_plugin *opt, ob_problem *prob, double second
  * optimizer could not be created. */
 static int time_steps_in_turns(const ob_plugin *opt, ob_problem *pa, ob_problem *pb,
                                double seconds, double *ms_a, double *ms_b, int *pairs) {
-    const ob_host *host = ob_host_services();
     const ob_optimizer_ops *ops = opt->desc->optimizer;
-    double params[64];
-    ob_plugin_resolve_params(opt, NULL, params, NULL, NULL);
     ob_rng ra, rb;
-    ob_rng_seed(&ra, 1, 2, OB_STREAM_OPT);
-    rb = ra;
-    void *sa = NULL, *sb = NULL;
-    char msg[256];
-    if (ops->create(host, pa, params, &ra, &sa, msg, sizeof msg) != OB_OK) return -1;
-    if (ops->create(host, pb, params, &rb, &sb, msg, sizeof msg) != OB_OK) {
+    void *sa = bench_optimizer(opt, pa, &ra), *sb = bench_optimizer(opt, pb, &rb);
+    if (!sa || !sb) {
         ops->destroy(sa);
+        ops->destroy(sb);
         return -1;
     }
     ob_step_info info = {.struct_size = sizeof info};
@@ -262,6 +264,37 @@ static int time_steps_in_turns(const ob_plugin *opt, ob_problem *pa, ob_problem 
 
 enum { GRADIENT_FOLDED = 0, GRADIENT_BUFFER = 1, GRADIENT_BOTH = 2 };
 
+/* --gradient both: a row per optimizer, the gradient-buffer path (a copy of
+ * the parameters, no loss_grad_axpby) against the folded one (prob), in
+ * turns. */
+static void bench_gradient_paths(const ob_plugin_registry *reg, const char *net_name,
+                                 ob_problem *prob, double seconds) {
+    const char *opts[] = {"sgd", "cm", "nag"};
+    const size_t P = prob->n_params;
+    float *theta2 = malloc(P * sizeof(float));
+    memcpy(theta2, prob->params, P * sizeof(float));
+    ob_problem plain = *prob;
+    plain.params = theta2;
+    plain.loss_grad_axpby = NULL;
+    for (size_t o = 0; o < 3; o++) {
+        ob_error err;
+        const ob_plugin *pl = ob_registry_find(reg, OB_PLUGIN_OPTIMIZER, opts[o], NULL, &err);
+        double ms_plain, ms_folded;
+        int pairs;
+        if (!pl ||
+            time_steps_in_turns(pl, &plain, prob, seconds, &ms_plain, &ms_folded, &pairs) != 0) {
+            fprintf(stderr, "optbench: bench: %s: optimizer '%s' could not be %s; its row is left "
+                            "out\n",
+                    net_name, opts[o], pl ? "created" : "found");
+            continue;
+        }
+        printf("| %s | %zu | %s | %.2f | %.2f | %.3f | %d |\n", net_name, P, opts[o], ms_plain,
+               ms_folded, ms_plain / ms_folded, pairs);
+        fflush(stdout);
+    }
+    free(theta2);
+}
+
 static int bench_autoencoders(const ob_plugin_registry *reg, const char *only, double seconds,
                               const char *dump_dir, int gradient) {
     ob_error err;
@@ -283,8 +316,6 @@ static int bench_autoencoders(const ob_plugin_registry *reg, const char *only, d
                      "buffer: as for a plugin that does not use loss_grad_axpby)"
                    : "folded into the optimizer's vector by the weight-gradient products "
                      "(loss_grad_axpby, as in cells)");
-    }
-    if (gradient != GRADIENT_BOTH) {
         printf("FLOP model: forward 2 x (weights) per case, backward 4 x (weights) except the first "
                "layer's input gradient, i.e. about 6 x parameters x batch per update. Synthetic inputs; "
                "%d thread(s)%s. %% of sgemm peak: against the median of the 2048^3 products timed on "
@@ -326,52 +357,28 @@ static int bench_autoencoders(const ob_plugin_registry *reg, const char *only, d
             return 1;
         }
         if (gradient == GRADIENT_BOTH) {
-            float *theta2 = malloc(P * sizeof(float));
-            memcpy(theta2, theta, P * sizeof(float));
-            ob_problem plain = prob;
-            plain.params = theta2;
-            plain.loss_grad_axpby = NULL;
+            bench_gradient_paths(reg, nets[i].name, &prob, seconds);
+        } else {
+            /* evaluation: a forward pass over 1000 cases */
+            double sl, se, best_eval = INFINITY;
+            for (int k = 0; k < 4; k++) {
+                double t0 = ob_bench_now_s();
+                ob_ae_evaluate(&bp.ae, theta, bp.X, 1000, &sl, &se);
+                if (k) best_eval = fmin(best_eval, ob_bench_now_s() - t0);
+            }
             for (size_t o = 0; o < 3; o++) {
                 ob_error e2;
                 const ob_plugin *pl = ob_registry_find(reg, OB_PLUGIN_OPTIMIZER, opts[o], NULL, &e2);
-                double ms_plain, ms_folded;
-                int pairs;
-                if (!pl || time_steps_in_turns(pl, &plain, &prob, seconds, &ms_plain, &ms_folded,
-                                               &pairs) != 0) {
-                    fprintf(stderr, "optbench: bench: %s: optimizer '%s' could not be %s; its row "
-                                    "is left out\n",
-                            nets[i].name, opts[o], pl ? "created" : "found");
-                    continue;
-                }
-                printf("| %s | %zu | %s | %.2f | %.2f | %.3f | %d |\n", nets[i].name, P, opts[o],
-                       ms_plain, ms_folded, ms_plain / ms_folded, pairs);
+                if (!pl) continue;
+                int steps;
+                double peak;
+                double ms = ob_bench_time_steps(pl, &prob, seconds, &steps, &peak);
+                double gf = flops / (ms * 1e6);
+                printf("| %s | %zu | %s | %.2f | %.1f | %.0f%% | %.1f | %.1f | %.0f |\n", nets[i].name,
+                       P, opts[o], ms, gf, 100 * gf / peak, peak, 1000 * best_eval,
+                       ob_bench_peak_rss_mb());
                 fflush(stdout);
             }
-            free(theta2);
-            free(theta);
-            free(bp.X);
-            ob_ae_free(&bp.ae);
-            continue;
-        }
-        /* evaluation: a forward pass over 1000 cases */
-        double sl, se, best_eval = INFINITY;
-        for (int k = 0; k < 4; k++) {
-            double t0 = ob_bench_now_s();
-            ob_ae_evaluate(&bp.ae, theta, bp.X, 1000, &sl, &se);
-            if (k) best_eval = fmin(best_eval, ob_bench_now_s() - t0);
-        }
-        for (size_t o = 0; o < 3; o++) {
-            ob_error e2;
-            const ob_plugin *pl = ob_registry_find(reg, OB_PLUGIN_OPTIMIZER, opts[o], NULL, &e2);
-            if (!pl) continue;
-            int steps;
-            double peak;
-            double ms = ob_bench_time_steps(pl, &prob, seconds, &steps, &peak);
-            double gf = flops / (ms * 1e6);
-            printf("| %s | %zu | %s | %.2f | %.1f | %.0f%% | %.1f | %.1f | %.0f |\n", nets[i].name,
-                   P, opts[o], ms, gf, 100 * gf / peak, peak, 1000 * best_eval,
-                   ob_bench_peak_rss_mb());
-            fflush(stdout);
         }
         free(theta);
         free(bp.X);

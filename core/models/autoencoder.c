@@ -273,24 +273,46 @@ static void add_row_losses(ob_ae *ae, const float *Y, const float *X, size_t B, 
 }
 
 /* The backward pass of B rows whose forward pass left A[1..L] (X the input):
- * from dZ_L in dZ (B x n_L), out receives sum over rows of the parameter
- * derivatives (dW_k = A_{k-1}^T dZ_k, db_k = column sums of dZ_k,
- * dZ_{k-1} = f'_{k-1} (dZ_k W_k^T)). accumulate = 0 overwrites out, 1 adds
- * to it. If sq is non-NULL it receives (or accumulates) sq_alpha times the
- * row sums of the squared per-row contributions, (A_{k-1}^2)^T (dZ_k^2).
- * dZ and dPrev are the ping-pong buffers (both clobbered). */
+ * from dZ_L in dZ (B x n_L), out = beta out + alpha (the sum over rows of
+ * the parameter derivatives: dW_k = A_{k-1}^T dZ_k, db_k = column sums of
+ * dZ_k), through dZ_{k-1} = f'_{k-1} (dZ_k W_k^T). The weight parts are
+ * the weight-gradient products' own alpha and beta (no pass of their own);
+ * with beta = 0, out is not read. Each layer's input-gradient product reads
+ * W_k before its weight-gradient product writes out's W_k, so out may be
+ * theta itself. If sq is non-NULL it receives (beta 0) or accumulates
+ * (beta 1) sq_alpha times the row sums of the squared per-row
+ * contributions, (A_{k-1}^2)^T (dZ_k^2). dZ and dPrev are the ping-pong
+ * buffers (both clobbered). */
 static void backward(ob_ae *ae, const float *theta, const float *X, size_t B, float *dZ,
-                     float *dPrev, int accumulate, float *out, float *sq, float sq_alpha) {
-    const float beta = accumulate ? 1.0f : 0.0f;
+                     float *dPrev, float alpha, float beta, float *out, float *sq,
+                     float sq_alpha) {
     for (size_t k = ae->L; k >= 1; k--) {
-        size_t nin = ae->n[k - 1], nk = ae->n[k];
+        const size_t nin = ae->n[k - 1], nk = ae->n[k];
         const float *Ain = k == 1 ? X : ae->A[k - 1];
-        /* dW_k = A_{k-1}^T dZ_k   (nin x nk) */
-        ob_par_sgemm(1, 0, nin, nk, B, 1.0f, Ain, nin, dZ, nk, beta, out + ae->w_off[k], nk);
-        /* db_k = column sums of dZ_k */
+        if (k > 1) {
+            /* dA_{k-1} = dZ_k W_k^T   (B x nin), then through f'_{k-1} */
+            ob_par_sgemm(0, 1, B, nin, nk, 1.0f, dZ, nk, theta + ae->w_off[k], nk, 0.0f, dPrev,
+                         nin);
+            times_act_derivative(dPrev, ae->A[k - 1], B * nin, ae->act[k - 1]);
+        }
+        /* out's W_k = beta W_k + alpha A_{k-1}^T dZ_k   (nin x nk) */
+        ob_par_sgemm(1, 0, nin, nk, B, alpha, Ain, nin, dZ, nk, beta, out + ae->w_off[k], nk);
+        /* out's b_k = beta b_k + alpha (column sums of dZ_k): a plain gradient
+         * (alpha 1, beta 0 or 1) adds the rows into b_k itself, any other
+         * sums them in a scratch row first */
         float *gb = out + ae->b_off[k];
-        if (!accumulate) memset(gb, 0, nk * sizeof(float));
-        add_column_sums(gb, dZ, B, nk, 1.0f);
+        if (alpha == 1.0f && (beta == 0.0f || beta == 1.0f)) {
+            if (beta == 0.0f) memset(gb, 0, nk * sizeof(float));
+            add_column_sums(gb, dZ, B, nk, 1.0f);
+        } else {
+            float *sums = ae->bias_sums;
+            memset(sums, 0, nk * sizeof(float));
+            add_column_sums(sums, dZ, B, nk, 1.0f);
+            if (beta == 0.0f)
+                for (size_t j = 0; j < nk; j++) gb[j] = alpha * sums[j];
+            else
+                for (size_t j = 0; j < nk; j++) gb[j] = beta * gb[j] + alpha * sums[j];
+        }
         if (sq) {
             float *sa = ae->sqA, *sd = ae->sqD;
             rows_job ja = {.D = sa, .A = (float *)Ain}, jd = {.D = sd, .A = dZ};
@@ -298,89 +320,57 @@ static void backward(ob_ae *ae, const float *theta, const float *X, size_t B, fl
             ob_par_for(B * nk, MIN_CHUNK_FLOATS, square_range, &jd);
             ob_par_sgemm(1, 0, nin, nk, B, sq_alpha, sa, nin, sd, nk, beta, sq + ae->w_off[k], nk);
             float *sb = sq + ae->b_off[k];
-            if (!accumulate) memset(sb, 0, nk * sizeof(float));
+            if (beta == 0.0f) memset(sb, 0, nk * sizeof(float));
             add_column_sums(sb, sd, B, nk, sq_alpha);
         }
         if (k == 1) break;
-        /* dA_{k-1} = dZ_k W_k^T   (B x nin), then through f'_{k-1} */
-        ob_par_sgemm(0, 1, B, nin, nk, 1.0f, dZ, nk, theta + ae->w_off[k], nk, 0.0f, dPrev, nin);
-        times_act_derivative(dPrev, ae->A[k - 1], B * nin, ae->act[k - 1]);
         float *tmp = dZ;
         dZ = dPrev;
         dPrev = tmp;
     }
+}
+
+/* Forward pass of B rows of X at theta, their losses added to *sum. */
+static void forward_loss(ob_ae *ae, const float *theta, const float *X, size_t B, double *sum) {
+    forward(ae, theta, X, B);
+    add_row_losses(ae, ae->A[ae->L], X, B, ae->n[ae->L], sum, NULL);
+}
+
+/* dZ_L = c (y - t) into ae->dA after forward_loss of the same rows, c for
+ * the mean over total_B cases. */
+static void output_delta(ob_ae *ae, const float *X, size_t B, size_t total_B) {
+    rows_job jd = {.D = ae->dA, .A = ae->A[ae->L], .T = X, .c = out_scale(ae, total_B)};
+    ob_par_for(B * ae->n[ae->L], MIN_CHUNK_FLOATS, scaled_diff_range, &jd);
 }
 
 static double loss_grad(ob_ae *ae, const float *theta, const float *X, size_t B, float *grad,
                         float *grad_sq) {
-    const size_t L = ae->L, nout = ae->n[L];
-    const float c = out_scale(ae, B);
+    const size_t d = ae->n[0];
     double sum = 0;
     for (size_t start = 0; start < B; start += ae->max_batch) {
         const size_t b = B - start < ae->max_batch ? B - start : ae->max_batch;
-        const float *Xc = X + start * nout;
-        forward(ae, theta, Xc, b);
-        const float *Y = ae->A[L];
-        add_row_losses(ae, Y, Xc, b, nout, &sum, NULL);
+        const float *Xc = X + start * d;
+        forward_loss(ae, theta, Xc, b, &sum);
         if (!grad) continue;
-        float *dZ = ae->dA;
-        rows_job jd = {.D = dZ, .A = (float *)Y, .T = Xc, .c = c};
-        ob_par_for(b * nout, MIN_CHUNK_FLOATS, scaled_diff_range, &jd);
+        output_delta(ae, Xc, b, B);
         /* dZ holds (per-case delta) / B, so the per-case squared gradient
          * mean (1/B) sum_n g_n^2 is B * sum_n (A dZ)^2 */
-        backward(ae, theta, Xc, b, ae->dA, ae->dB, start > 0, grad, grad_sq, (float)B);
+        backward(ae, theta, Xc, b, ae->dA, ae->dB, 1.0f, start > 0 ? 1.0f : 0.0f, grad, grad_sq,
+                 (float)B);
     }
     return sum / (double)B;
-}
-
-/* The backward pass of ob_ae_loss_grad_axpby: y = beta y + alpha (the
- * gradient), each layer's weight part by its weight-gradient product itself
- * (sgemm's alpha and beta: no gradient buffer, no pass of its own), its bias
- * part from the column sums of dZ_k in a scratch row. The input-gradient
- * product of layer k reads W_k before the weight-gradient product writes
- * y's W_k, so y may be theta itself. */
-static void backward_axpby(ob_ae *ae, const float *theta, const float *X, size_t B, float *dZ,
-                           float *dPrev, float alpha, float beta, float *y) {
-    for (size_t k = ae->L; k >= 1; k--) {
-        const size_t nin = ae->n[k - 1], nk = ae->n[k];
-        const float *Ain = k == 1 ? X : ae->A[k - 1];
-        if (k > 1) {
-            /* dA_{k-1} = dZ_k W_k^T, then through f'_{k-1} */
-            ob_par_sgemm(0, 1, B, nin, nk, 1.0f, dZ, nk, theta + ae->w_off[k], nk, 0.0f, dPrev,
-                         nin);
-            times_act_derivative(dPrev, ae->A[k - 1], B * nin, ae->act[k - 1]);
-        }
-        /* y's W_k = beta W_k + alpha A_{k-1}^T dZ_k */
-        ob_par_sgemm(1, 0, nin, nk, B, alpha, Ain, nin, dZ, nk, beta, y + ae->w_off[k], nk);
-        /* y's b_k = beta b_k + alpha (column sums of dZ_k) */
-        float *sums = ae->bias_sums, *yb = y + ae->b_off[k];
-        memset(sums, 0, nk * sizeof(float));
-        add_column_sums(sums, dZ, B, nk, 1.0f);
-        if (beta == 0.0f)
-            for (size_t j = 0; j < nk; j++) yb[j] = alpha * sums[j];
-        else
-            for (size_t j = 0; j < nk; j++) yb[j] = beta * yb[j] + alpha * sums[j];
-        if (k == 1) break;
-        float *tmp = dZ;
-        dZ = dPrev;
-        dPrev = tmp;
-    }
 }
 
 int ob_ae_loss_grad_axpby(ob_ae *ae, const float *theta, const float *X, size_t B, float alpha,
                           float beta, float *y, double *loss) {
     if (B > ae->max_batch) return OB_ENOTSUP;
-    const size_t nout = ae->n[ae->L];
     double sum = 0;
-    forward(ae, theta, X, B);
-    const float *Y = ae->A[ae->L];
-    add_row_losses(ae, Y, X, B, nout, &sum, NULL);
+    forward_loss(ae, theta, X, B, &sum);
     const double l = sum / (double)B;
     if (loss) *loss = l;
-    if (!isfinite(l)) return OB_EDIVERGED;
-    rows_job jd = {.D = ae->dA, .A = (float *)Y, .T = X, .c = out_scale(ae, B)};
-    ob_par_for(B * nout, MIN_CHUNK_FLOATS, scaled_diff_range, &jd);
-    backward_axpby(ae, theta, X, B, ae->dA, ae->dB, alpha, beta, y);
+    if (!isfinite(l)) return OB_EDIVERGED; /* before y is touched */
+    output_delta(ae, X, B, B);
+    backward(ae, theta, X, B, ae->dA, ae->dB, alpha, beta, y, NULL, 0.0f);
     return OB_OK;
 }
 
@@ -421,7 +411,7 @@ void ob_ae_gn_product(ob_ae *ae, const float *theta, const float *X, size_t B, c
         }
         rows_job js = {.D = R, .c = c};
         ob_par_for(b * d, MIN_CHUNK_FLOATS, scale_range, &js);
-        backward(ae, theta, Xc, b, R, Rn, start > 0, gv, NULL, 0.0f);
+        backward(ae, theta, Xc, b, R, Rn, 1.0f, start > 0 ? 1.0f : 0.0f, gv, NULL, 0.0f);
     }
 }
 

@@ -120,8 +120,7 @@ typedef struct ob_host {
     /* Zero-filled, 64-byte aligned memory; NULL on failure. With glibc,
      * the pages of a large block (from mmap) take no memory until written,
      * so a buffer kept for a path not taken costs nothing. free(NULL) is a
-     * no-op. Never call these
-     * from an optimizer's step(). */
+     * no-op. Never call these from an optimizer's step(). */
     void *(*alloc)(size_t bytes);
     void (*free)(void *p);
 
