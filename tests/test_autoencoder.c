@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "models/autoencoder.h"
+#include "models/fastmath.h"
 #include "rng.h"
 
 /* The model computes in float32; a central difference with step h has
@@ -196,6 +197,69 @@ static void test_reported_error_definition(void **s) {
     ob_ae_free(&ae);
 }
 
+/* The per-row loss sums (rows summed LOSS_ROWS at a time, autoencoder.c)
+ * give bitwise what one loop per row gives: each row's terms added in
+ * pixel order in double, then the rows in row order. 11 rows cover two
+ * full groups of 4 and a remainder of 3. With all weights zero the output
+ * is the output bias, chosen so that each row's terms span more bits than
+ * a double holds (squared errors from 1 down to 2^-52; cross-entropy terms
+ * from log(1e-7) to log(1 - 1e-7)), so the order of the additions shows in
+ * a row's sum (summing any row backwards fails this test). The reference
+ * forms each cross-entropy term with the same float expression and log. */
+static void check_row_sums_bitwise(ob_ae_loss loss) {
+    const size_t sizes[] = {300, 5, 2, 5, 300};
+    const size_t B = 11, d = 300;
+    ob_ae ae;
+    assert_int_equal(ob_ae_init(&ae, sizes, 5, loss, 16, NULL), OB_OK);
+    ob_rng rng;
+    ob_rng_seed(&rng, 13, loss, OB_STREAM_INIT);
+    float *theta = calloc(ae.n_params, sizeof(float));
+    float *X = malloc(B * d * sizeof(float));
+    float *bout = theta + ae.b_off[ae.L];
+    const int ce = loss == OB_LOSS_CROSS_ENTROPY;
+    for (size_t k = 0; k < d; k++) {
+        const double u = ob_rng_uniform(&rng);
+        bout[k] = ce ? (float)(60 * u - 30) /* logits: p clamped at both ends */
+                     : (float)ldexp(u, -(int)(26 * ob_rng_uniform(&rng)));
+    }
+    for (size_t i = 0; i < B * d; i++) {
+        const double u = ob_rng_uniform(&rng);
+        X[i] = ce ? (u < 0.5 ? 0.0f : 1.0f) : (float)(0.01 * u);
+    }
+    double sl, se;
+    ob_ae_evaluate(&ae, theta, X, B, &sl, &se);
+    const float *Y = ae.A[ae.L];
+    double ref_l = 0, ref_e = 0;
+    for (size_t i = 0; i < B; i++) {
+        double row_l = 0, row_e = 0;
+        for (size_t k = 0; k < d; k++) {
+            const float y = Y[i * d + k], t = X[i * d + k];
+            const double diff = (double)y - t;
+            row_e += diff * diff;
+            if (ce) {
+                float p = y < 1e-7f ? 1e-7f : y;
+                p = p > 1 - 1e-7f ? 1 - 1e-7f : p;
+                const float a = t * ob_log_fast(p), b = (1.0f - t) * ob_log_fast(1.0f - p);
+                row_l -= a + b;
+            }
+        }
+        if (!ce) row_l = row_e;
+        /* row by row: a total of rows can round a last-bit difference away */
+        assert_true(ae.row_loss[i] == row_l);
+        assert_true(ae.row_sq_err[i] == row_e);
+        ref_l += row_l;
+        ref_e += row_e;
+    }
+    assert_true(sl == ref_l);
+    assert_true(se == ref_e);
+    free(X);
+    free(theta);
+    ob_ae_free(&ae);
+}
+
+static void test_row_sums_cross_entropy(void **s) { (void)s; check_row_sums_bitwise(OB_LOSS_CROSS_ENTROPY); }
+static void test_row_sums_squared_error(void **s) { (void)s; check_row_sums_bitwise(OB_LOSS_SQUARED); }
+
 /* Parameter counts of the paper's networks (SPEC §3.1 table). */
 static void test_paper_parameter_counts(void **s) {
     (void)s;
@@ -224,6 +288,8 @@ int main(void) {
         cmocka_unit_test(test_axpby_cross_entropy),
         cmocka_unit_test(test_axpby_squared_error),
         cmocka_unit_test(test_reported_error_definition),
+        cmocka_unit_test(test_row_sums_cross_entropy),
+        cmocka_unit_test(test_row_sums_squared_error),
         cmocka_unit_test(test_paper_parameter_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
