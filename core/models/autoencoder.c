@@ -307,7 +307,11 @@ OB_VECTOR_CLONES static void row_losses(void *ctx, size_t i0, size_t i1) {
         } else {
             sq_diff_row_sums(y, t, n, nr, j->ae->row_loss + i);
         }
-        if (j->with_sq_err) sq_diff_row_sums(y, t, n, nr, j->ae->row_sq_err + i);
+        if (!j->with_sq_err) continue;
+        if (ce)
+            sq_diff_row_sums(y, t, n, nr, j->ae->row_sq_err + i);
+        else /* the squared-error loss is that sum already */
+            memcpy(j->ae->row_sq_err + i, j->ae->row_loss + i, nr * sizeof(double));
     }
 }
 
